@@ -1,0 +1,25 @@
+"""All tables, imported here so Alembic and the mappers see every one."""
+
+from huoban.models.audit import AuditEntry, AuditHead
+from huoban.models.base import Base, utcnow
+from huoban.models.identity import ROLES_BY_KIND, ApiToken, Organization, OrgKind, Role, User, WebSession
+from huoban.models.jobs import IdempotencyKey, OutboxMessage, WebhookEndpoint
+from huoban.models.regions import Region
+
+__all__ = [
+    "ROLES_BY_KIND",
+    "ApiToken",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "IdempotencyKey",
+    "OrgKind",
+    "Organization",
+    "OutboxMessage",
+    "Region",
+    "Role",
+    "User",
+    "WebSession",
+    "WebhookEndpoint",
+    "utcnow",
+]
