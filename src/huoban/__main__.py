@@ -1,0 +1,3 @@
+from huoban.cli import app
+
+app(prog_name="huoban")

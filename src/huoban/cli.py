@@ -1,0 +1,233 @@
+"""The `huoban` command line. Each command is one transaction, committed when it succeeds."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from huoban.config import get_settings
+from huoban.errors import HuobanError
+
+app = typer.Typer(help="Huoban (伙伴): customers, partners and the provider running big projects together.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+orgs_app = typer.Typer(help="Organizations: the operator, partners and customers.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+regions_app = typer.Typer(help="China's administrative divisions.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (orgs_app, "orgs"), (users_app, "users"), (tokens_app, "tokens"),
+                  (regions_app, "regions"), (audit_app, "audit")):
+    app.add_typer(sub, name=name)
+
+console = Console()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr and a non-zero exit: the CLI's answer to bad input."""
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def run_cli(fn):  # type: ignore[no-untyped-def]
+    """Turn business errors and database errors into one-line messages."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return fn()
+    except HuobanError as exc:
+        field = f" ({exc.field})" if exc.field else ""
+        fail(f"{exc}{field}")
+    except OperationalError as exc:
+        fail(f"database unavailable: {exc.orig}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply Alembic migrations up to REVISION (default: head)."""
+    from huoban.migrate import upgrade
+
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    run_cli(lambda: upgrade(settings.resolved_database_url(), revision))
+    console.print(f"database at [bold]{revision}[/bold]")
+
+
+@app.command()
+def init() -> None:
+    """Create ./var, the secret key and the database schema (with the division table). Safe to repeat."""
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.resolved_secret_key()
+    db_upgrade("head")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+) -> None:
+    """Serve the web UI and the API with Uvicorn."""
+    import uvicorn
+
+    get_settings().resolved_secret_key()
+    uvicorn.run("huoban.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
+                proxy_headers=True)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Deliver what is due, then exit")] = False,
+    name: Annotated[str | None, typer.Option(help="Worker name shown in claimed rows")] = None,
+) -> None:
+    """Deliver the outbox (e-mail, webhooks) with retries; several workers may run at once."""
+    from huoban.jobs.worker import run_worker
+
+    run_worker(once=once, name=name)
+
+
+@app.command()
+def demo(
+    password: Annotated[str, typer.Option(help="Password for every demo account")] = "Huoban-demo-2026",
+) -> None:
+    """Load the demo organizations and users (idempotent) and print the logins."""
+    from huoban.db import session_scope
+    from huoban.demo import load_demo
+
+    def go() -> list[tuple[str, str, str, str]]:
+        with session_scope() as session:
+            return load_demo(session, password)
+
+    logins = run_cli(go)
+    table = Table(title=f"Demo logins (password: {password})")
+    for col in ("organization", "role", "e-mail", "name"):
+        table.add_column(col)
+    for row in logins:
+        table.add_row(*row)
+    console.print(table)
+
+
+@orgs_app.command("create")
+def orgs_create(
+    kind: Annotated[str, typer.Option("--kind", help="operator, partner or customer")],
+    name: Annotated[str, typer.Option("--name", help="Unique organization name")],
+    region: Annotated[str | None, typer.Option("--region", help="6-digit administrative division code")] = None,
+    industry: Annotated[str | None, typer.Option("--industry", help="Industry, e.g. government")] = None,
+) -> None:
+    """Create an organization."""
+    from pydantic import ValidationError
+
+    from huoban.db import session_scope
+    from huoban.identity.schemas import OrgCreate
+    from huoban.identity.service import create_org
+
+    try:
+        data = OrgCreate(kind=kind, name=name, region_code=region, industry=industry)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
+
+    def go() -> int:
+        with session_scope() as session:
+            return create_org(session, None, data).id
+
+    org_id = run_cli(go)
+    console.print(f"created organization {org_id}: {name}")
+
+
+@users_app.command("create")
+def users_create(
+    org: Annotated[str, typer.Option("--org", help="Organization name (or id)")],
+    role: Annotated[str, typer.Option("--role", help="Role within that organization")],
+    email: Annotated[str, typer.Option("--email", help="Login e-mail")],
+    password: Annotated[str | None, typer.Option("--password", help="Password; generated and printed if omitted")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Display name (default: the e-mail's local part)")] = None,
+) -> None:
+    """Create a user in an organization."""
+    from pydantic import ValidationError
+    from sqlalchemy import select
+
+    from huoban.db import session_scope
+    from huoban.identity.schemas import UserCreate
+    from huoban.identity.service import create_user
+    from huoban.models import Organization, Role
+
+    if role not in {r.value for r in Role}:
+        fail(f"role {role!r} does not exist; roles are: {', '.join(r.value for r in Role)}")
+
+    def go() -> tuple[int, str | None]:
+        with session_scope() as session:
+            found = session.scalar(select(Organization).where(Organization.name == org))
+            if found is None and org.isdigit():
+                found = session.get(Organization, int(org))
+            if found is None:
+                fail(f"organization {org!r} not found")
+            try:
+                data = UserCreate(org_id=found.id, email=email, role=role,  # type: ignore[arg-type]
+                                  display_name=name or email.split("@")[0], password=password)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                fail(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
+            user, generated = create_user(session, None, data, get_settings())
+            return user.id, generated
+
+    user_id, generated = run_cli(go)
+    console.print(f"created user {user_id}: {email}")
+    if generated:
+        console.print(f"initial password: {generated}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: Annotated[str, typer.Option("--user", help="The user's e-mail")],
+    name: Annotated[str, typer.Option("--name", help="A label for the token")] = "cli",
+    days: Annotated[int | None, typer.Option("--days", help="Expire after this many days")] = None,
+) -> None:
+    """Create an API token for a user and print it once (only its hash is stored)."""
+    from huoban.db import session_scope
+    from huoban.identity.repository import find_user_by_email
+    from huoban.identity.schemas import TokenCreate
+    from huoban.identity.service import create_token
+
+    def go() -> str:
+        with session_scope() as session:
+            found = find_user_by_email(session, user)
+            if found is None:
+                fail(f"user {user!r} not found")
+            return create_token(session, None, found, TokenCreate(name=name, expires_in_days=days))[1]
+
+    print(run_cli(go))
+
+
+@regions_app.command("find")
+def regions_find(
+    text: Annotated[str, typer.Argument(help="A name (宁波, 海曙区) or a 6-digit code")],
+    limit: Annotated[int, typer.Option(help="At most this many matches")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Find divisions by name or code and list each match's children."""
+    from huoban.regions.cli import find_command
+
+    run_cli(lambda: find_command(text, limit, as_json, console))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exit 1 naming the first bad row."""
+    from huoban.audit.service import verify
+    from huoban.db import session_scope
+
+    def go():  # type: ignore[no-untyped-def]
+        with session_scope() as session:
+            return verify(session)
+
+    result = run_cli(go)
+    if not result.ok:
+        fail(f"audit log broken at row {result.first_bad_id}: {result.reason} ({result.checked} rows verified before it)")
+    console.print(f"audit log intact: {result.checked} rows verified")

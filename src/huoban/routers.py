@@ -1,0 +1,17 @@
+"""Every domain's API router and page router, in one list so app.py stays short."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def include_routers(app: FastAPI) -> None:
+    from huoban.audit import pages as audit_pages
+    from huoban.audit import routes as audit_routes
+    from huoban.identity import pages as identity_pages
+    from huoban.identity import routes as identity_routes
+
+    for module in (identity_routes, audit_routes):
+        app.include_router(module.router, prefix="/api/v1")
+    for module in (identity_pages, audit_pages):
+        app.include_router(module.router)
