@@ -24,7 +24,7 @@ for sub, name in ((db_app, "db"), (orgs_app, "orgs"), (users_app, "users"), (tok
                   (regions_app, "regions"), (audit_app, "audit")):
     app.add_typer(sub, name=name)
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -106,8 +106,10 @@ def demo(
 
     logins = run_cli(go)
     table = Table(title=f"Demo logins (password: {password})")
-    for col in ("organization", "role", "e-mail", "name"):
-        table.add_column(col)
+    table.add_column("organization")
+    table.add_column("role", no_wrap=True)
+    table.add_column("e-mail", no_wrap=True, min_width=30)
+    table.add_column("name", no_wrap=True)
     for row in logins:
         table.add_row(*row)
     console.print(table)

@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 INDUSTRIES = (
     "government", "power_grid", "energy", "manufacturing", "transport", "education", "healthcare",
-    "finance", "telecom", "cloud", "software", "integration", "consulting", "services",
+    "finance", "telecom", "cloud", "software", "integration", "consulting", "services", "distribution",
 )
 
 

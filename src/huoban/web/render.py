@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ LOCALE_COOKIE = "huoban_locale"
 CSRF_COOKIE = "huoban_csrf"
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["pretty"] = lambda value: json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
 
 
 def request_locale(request: Request) -> str:
