@@ -10,7 +10,7 @@ class RegionRead(BaseModel):
 
     code: str = Field(description="6-digit GB/T 2260 code")
     name: str
-    full_name: str = Field(description="Names of the real ancestors and the division, e.g. 浙江省宁波市海曙区")
+    full_name: str = Field(description="Real ancestors' names and its own, e.g. 浙江省宁波市海曙区")
     level: str = Field(description="province, city or county")
     parent_code: str | None
     province_code: str
