@@ -17,6 +17,8 @@ TEST_DATABASE_URL = os.environ.get("HUOBAN_TEST_DATABASE_URL") or f"sqlite:///{_
 os.environ["HUOBAN_DATABASE_URL"] = TEST_DATABASE_URL
 os.environ["HUOBAN_VAR_DIR"] = str(_TMP / "var")
 os.environ.setdefault("HUOBAN_SECRET_KEY", "test-secret-key")
+# Tests deliver webhooks to receivers on 127.0.0.1; production refuses such targets.
+os.environ["HUOBAN_WEBHOOK_ALLOW_PRIVATE"] = "true"
 
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
@@ -25,7 +27,6 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from huoban.db import get_engine  # noqa: E402
 from huoban.migrate import upgrade  # noqa: E402
-
 from tests.world import world  # noqa: E402,F401  (fixture shared by every domain)
 
 
@@ -114,5 +115,5 @@ def fresh_database_url(engine) -> Iterator[str]:  # type: ignore[no-untyped-def]
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUOBAN_")}
     env.update({"HUOBAN_DATABASE_URL": database_url, "HUOBAN_SECRET_KEY": "test-secret-key",
-                "HUOBAN_VAR_DIR": str(_TMP / "var-cli"), **extra})
+                "HUOBAN_VAR_DIR": str(_TMP / "var-cli"), "HUOBAN_WEBHOOK_ALLOW_PRIVATE": "true", **extra})
     return env

@@ -13,6 +13,7 @@ from huoban.models import Organization, User, utcnow
 
 PASSWORD = "Correct-Horse-9"
 _seq = itertools.count(1)
+_PASSWORD_HASH = hash_password(PASSWORD)  # argon2 is slow on purpose; hash the shared password once
 
 
 def make_org(session: Session, kind: str = "customer", name: str | None = None, **fields: object) -> Organization:
@@ -27,9 +28,15 @@ def make_user(
     **fields: object,
 ) -> User:
     user = User(
-        org_id=org.id, email=email or f"{role}-{next(_seq)}@example.test", display_name=fields.pop("display_name", role),
-        role=role, password_hash=hash_password(password), password_changed_at=utcnow(), is_active=True,
-        failed_logins=0, **fields,
+        org_id=org.id,
+        email=email or f"{role}-{next(_seq)}@example.test",
+        display_name=fields.pop("display_name", role),
+        role=role,
+        password_hash=_PASSWORD_HASH if password == PASSWORD else hash_password(password),
+        password_changed_at=utcnow(),
+        is_active=True,
+        failed_logins=0,
+        **fields,
     )
     session.add(user)
     session.flush()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,8 +48,8 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    from huoban.web.render import render, request_locale
     from huoban.web.i18n import translate_error
+    from huoban.web.render import render, request_locale
 
     @app.exception_handler(HuobanError)
     async def huoban_error(request: Request, exc: HuobanError) -> Response:

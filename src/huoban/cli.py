@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, NoReturn
+from collections.abc import Callable
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +25,7 @@ for sub, name in ((db_app, "db"), (orgs_app, "orgs"), (users_app, "users"), (tok
                   (regions_app, "regions"), (audit_app, "audit")):
     app.add_typer(sub, name=name)
 
+T = TypeVar("T")
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
@@ -33,7 +35,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def run_cli(fn):  # type: ignore[no-untyped-def]
+def run_cli(fn: Callable[[], T]) -> T:
     """Turn business errors and database errors into one-line messages."""
     from sqlalchemy.exc import OperationalError
 
@@ -130,7 +132,7 @@ def orgs_create(
     from huoban.identity.service import create_org
 
     try:
-        data = OrgCreate(kind=kind, name=name, region_code=region, industry=industry)  # type: ignore[arg-type]
+        data = OrgCreate(kind=kind, name=name, region_code=region, industry=industry)
     except ValidationError as exc:
         err = exc.errors()[0]
         fail(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
@@ -148,7 +150,9 @@ def users_create(
     org: Annotated[str, typer.Option("--org", help="Organization name (or id)")],
     role: Annotated[str, typer.Option("--role", help="Role within that organization")],
     email: Annotated[str, typer.Option("--email", help="Login e-mail")],
-    password: Annotated[str | None, typer.Option("--password", help="Password; generated and printed if omitted")] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", help="Password; generated and printed if omitted")
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Display name (default: the e-mail's local part)")] = None,
 ) -> None:
     """Create a user in an organization."""
@@ -171,7 +175,7 @@ def users_create(
             if found is None:
                 fail(f"organization {org!r} not found")
             try:
-                data = UserCreate(org_id=found.id, email=email, role=role,  # type: ignore[arg-type]
+                data = UserCreate(org_id=found.id, email=email, role=role,
                                   display_name=name or email.split("@")[0], password=password)
             except ValidationError as exc:
                 err = exc.errors()[0]
@@ -222,14 +226,15 @@ def regions_find(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the audit log's hash chain; exit 1 naming the first bad row."""
-    from huoban.audit.service import verify
+    from huoban.audit.service import VerifyResult, verify
     from huoban.db import session_scope
 
-    def go():  # type: ignore[no-untyped-def]
+    def go() -> VerifyResult:
         with session_scope() as session:
             return verify(session)
 
     result = run_cli(go)
     if not result.ok:
-        fail(f"audit log broken at row {result.first_bad_id}: {result.reason} ({result.checked} rows verified before it)")
+        fail(f"audit log broken at row {result.first_bad_id}: {result.reason} "
+             f"({result.checked} rows verified before it)")
     console.print(f"audit log intact: {result.checked} rows verified")

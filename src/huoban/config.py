@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = 120
     outbox_max_attempts: int = 8
     webhook_timeout_seconds: float = 10.0
+    webhook_allow_private: bool = False
+    smtp_timeout_seconds: float = 30.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

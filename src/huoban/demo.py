@@ -89,7 +89,7 @@ def load_demo(session: Session, password: str) -> list[tuple[str, str, str, str]
         for role, display_name, email in users:
             if find_user_by_email(session, email) is None:
                 create_user(session, None, UserCreate(
-                    org_id=org.id, email=email, display_name=display_name, role=role,  # type: ignore[arg-type]
+                    org_id=org.id, email=email, display_name=display_name, role=role,
                     password=password,
                 ), settings)
             logins.append((name, role, email, display_name))

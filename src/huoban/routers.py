@@ -10,10 +10,11 @@ def include_routers(app: FastAPI) -> None:
     from huoban.audit import routes as audit_routes
     from huoban.identity import pages as identity_pages
     from huoban.identity import routes as identity_routes
+    from huoban.jobs import routes as jobs_routes
     from huoban.regions import pages as regions_pages
     from huoban.regions import routes as regions_routes
 
-    for module in (identity_routes, audit_routes, regions_routes):
+    for module in (identity_routes, audit_routes, regions_routes, jobs_routes):
         app.include_router(module.router, prefix="/api/v1")
     for module in (identity_pages, audit_pages, regions_pages):
         app.include_router(module.router)

@@ -254,7 +254,7 @@ def create_user_page(
     values = {"email": email, "display_name": display_name, "role": role, "phone": phone}
     try:
         with session.begin_nested():
-            data = UserCreate(org_id=org.id, email=email, display_name=display_name, role=role,  # type: ignore[arg-type]
+            data = UserCreate(org_id=org.id, email=email, display_name=display_name, role=role,
                               phone=phone or None, password=password or None)
             user, generated = service.create_user(session, actor, data, settings)
     except (HuobanError, ValidationError) as exc:
@@ -323,7 +323,8 @@ def account_page(request: Request, session: DbSession, actor: PageActor) -> Resp
 @router.post("/account/password", response_class=HTMLResponse, dependencies=[CsrfChecked])
 def change_password_page(
     request: Request, session: DbSession, actor: PageActor, settings: AppSettings,
-    current_password: Annotated[str, Form(max_length=256)] = "", new_password: Annotated[str, Form(max_length=256)] = "",
+    current_password: Annotated[str, Form(max_length=256)] = "",
+    new_password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     try:
         with session.begin_nested():

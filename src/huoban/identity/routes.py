@@ -22,7 +22,7 @@ from huoban.identity.schemas import (
     UserRead,
     UserUpdate,
 )
-from huoban.models import OrgKind, Organization, Role, User
+from huoban.models import Organization, OrgKind, Role, User
 
 router = APIRouter(tags=["identity"])
 

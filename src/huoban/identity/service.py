@@ -18,7 +18,17 @@ from huoban.identity.actor import Actor
 from huoban.identity.passwords import check_password_policy, hash_password, needs_rehash, verify_password
 from huoban.identity.repository import find_org_by_name, find_user_by_email, get_org, get_user
 from huoban.identity.schemas import OrgCreate, OrgUpdate, TokenCreate, UserCreate, UserUpdate
-from huoban.models import ROLES_BY_KIND, ApiToken, Organization, OrgKind, Region, Role, User, WebSession, utcnow
+from huoban.models import (
+    ROLES_BY_KIND,
+    ApiToken,
+    Organization,
+    OrgKind,
+    Region,
+    Role,
+    User,
+    WebSession,
+    utcnow,
+)
 
 ORG_FIELDS = ("name", "kind", "industry", "region_code", "description", "is_active")
 USER_FIELDS = ("email", "display_name", "role", "org_id", "is_active", "phone", "locale", "timezone")
@@ -116,9 +126,9 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) 
     user = get_user(session, actor, user_id)
     changes = data.model_dump(exclude_unset=True)
     own_settings = {"display_name", "locale", "timezone", "phone"}
-    if not (user.id == actor.user_id and set(changes) <= own_settings):
-        if not permissions.can_manage_users_of(actor, user.org_id):
-            raise Forbidden("You may not change this user.")
+    own_profile_only = user.id == actor.user_id and set(changes) <= own_settings
+    if not own_profile_only and not permissions.can_manage_users_of(actor, user.org_id):
+        raise Forbidden("You may not change this user.")
     if user.id == actor.user_id and ("role" in changes or changes.get("is_active") is False):
         raise Invalid("You cannot change your own role or deactivate yourself.", field="role")
     if "role" in changes and changes["role"] is not None:

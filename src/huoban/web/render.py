@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from huoban.config import get_settings
 from huoban.identity.actor import Actor
-from huoban.identity.permissions import can_manage_orgs, can_read_audit
+from huoban.identity.permissions import can_read_audit
 from huoban.models import Role
 from huoban.web.i18n import LOCALE_NAMES, format_instant, gettext_for, pick_locale
 
@@ -38,9 +38,7 @@ def nav_for(actor: Actor | None) -> list[tuple[str, str]]:
         items.append(("Organizations", "/orgs"))
     else:
         items.append(("My organization", f"/orgs/{actor.org_id}"))
-    if can_manage_orgs(actor) or actor.has_role(Role.partner_admin, Role.customer_admin, Role.security_admin):
-        items.append(("Users", "/users"))
-    elif actor.is_operator:
+    if actor.is_operator or actor.has_role(Role.partner_admin, Role.customer_admin):
         items.append(("Users", "/users"))
     if can_read_audit(actor):
         items.append(("Audit log", "/audit"))

@@ -1,0 +1,1 @@
+"""Outbox, worker and webhook endpoint tests."""
