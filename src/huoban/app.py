@@ -21,6 +21,8 @@ from huoban.errors import HuobanError, LoginRequired
 from huoban.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
+# Upload endpoints accept more than the default body limit; each checks size and type itself.
+UPLOAD_LIMITS = {r"(/api/v1)?/tickets/\d+/attachments": 11 * 1024 * 1024}
 
 
 def is_api(request: Request) -> bool:
@@ -92,7 +94,7 @@ def create_app() -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=UPLOAD_LIMITS)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
 

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
 
     worker_poll_seconds: float = 2.0
     worker_lease_seconds: int = 120
+    sweep_interval_seconds: float = 30.0
     outbox_max_attempts: int = 8
     webhook_timeout_seconds: float = 10.0
     webhook_allow_private: bool = False

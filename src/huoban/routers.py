@@ -13,8 +13,9 @@ def include_routers(app: FastAPI) -> None:
     from huoban.jobs import routes as jobs_routes
     from huoban.regions import pages as regions_pages
     from huoban.regions import routes as regions_routes
+    from huoban.service_desk import routes as tickets_routes
 
-    for module in (identity_routes, audit_routes, regions_routes, jobs_routes):
+    for module in (identity_routes, audit_routes, regions_routes, jobs_routes, tickets_routes):
         app.include_router(module.router, prefix="/api/v1")
     for module in (identity_pages, audit_pages, regions_pages):
         app.include_router(module.router)

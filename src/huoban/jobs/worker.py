@@ -315,6 +315,18 @@ def batch_size(settings: Settings) -> int:
     return max(1, min(MAX_BATCH, int(settings.worker_lease_seconds // per_row)))
 
 
+def run_sweeps(once: bool) -> None:
+    """Deadline sweeps that live in their domains (SLA escalations); they enqueue into the outbox."""
+    from huoban.sla.sweep import sweep
+
+    try:
+        sweep()
+    except SQLAlchemyError:
+        if once:
+            raise
+        log.exception("SLA sweep failed; trying again at the next interval")
+
+
 def run_worker(once: bool = False, name: str | None = None) -> int:
     """Deliver the outbox until stopped (or, with `once`, until nothing that was due at the start is
     left). Returns the number of rows processed."""
@@ -327,9 +339,13 @@ def run_worker(once: bool = False, name: str | None = None) -> int:
     started = utcnow()
     processed = 0
     size = batch_size(settings)
+    next_sweep = 0.0
     log.info("worker %s started (batch %s, lease %s s)", name, size, settings.worker_lease_seconds)
     try:
         while not stop.stopped:
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + settings.sweep_interval_seconds
+                run_sweeps(once)
             try:
                 # With --once, rows rescheduled during this run are not due again until the next run.
                 with transaction() as session:

@@ -5,6 +5,8 @@ from huoban.models.base import Base, utcnow
 from huoban.models.identity import ROLES_BY_KIND, ApiToken, Organization, OrgKind, Role, User, WebSession
 from huoban.models.jobs import IdempotencyKey, OutboxMessage, WebhookEndpoint
 from huoban.models.regions import Region
+from huoban.models.sla import Calendar, SlaClock, SlaEscalation, SlaPolicy
+from huoban.models.tickets import Ticket, TicketAttachment, TicketEvent
 
 __all__ = [
     "ROLES_BY_KIND",
@@ -12,12 +14,19 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Base",
+    "Calendar",
     "IdempotencyKey",
     "OrgKind",
     "Organization",
     "OutboxMessage",
     "Region",
     "Role",
+    "SlaClock",
+    "SlaEscalation",
+    "SlaPolicy",
+    "Ticket",
+    "TicketAttachment",
+    "TicketEvent",
     "User",
     "WebSession",
     "WebhookEndpoint",

@@ -63,8 +63,12 @@ class Organization(CreatedAt, Base):
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     description: Mapped[str | None] = mapped_column(String(2000))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # For a customer: the operator's account manager who answers for it (SLA escalations notify them).
+    account_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True))
 
-    users: Mapped[list[User]] = relationship(back_populates="organization", lazy="raise")
+    users: Mapped[list[User]] = relationship(
+        back_populates="organization", lazy="raise", foreign_keys="User.org_id"
+    )
 
 
 class User(CreatedAt, Base):
@@ -85,7 +89,7 @@ class User(CreatedAt, Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(32))
 
-    organization: Mapped[Organization] = relationship(back_populates="users", lazy="raise")
+    organization: Mapped[Organization] = relationship(back_populates="users", lazy="raise", foreign_keys=[org_id])
 
 
 class ApiToken(CreatedAt, Base):

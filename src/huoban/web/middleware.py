@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,17 +16,18 @@ class BodyTooLarge(Exception):
 class BodyLimitMiddleware:
     """Refuse bodies over `max_bytes` with 413 before any handler reads them.
 
-    Paths in `overrides` (prefix → bytes) allow larger uploads where a domain checks them itself.
+    Paths matching a pattern in `overrides` (regex → bytes) allow larger uploads where a domain
+    checks them itself.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.overrides = overrides or {}
+        self.overrides = [(re.compile(pattern), limit) for pattern, limit in (overrides or {}).items()]
 
     def _limit(self, path: str) -> int:
-        for prefix, limit in self.overrides.items():
-            if path.startswith(prefix):
+        for pattern, limit in self.overrides:
+            if pattern.fullmatch(path):
                 return limit
         return self.max_bytes
 
