@@ -115,7 +115,9 @@ def on_site_arrival(session: DbSession, actor: ApiActor, ticket_id: int) -> Tick
 
 
 @router.post("/tickets/{ticket_id}/attachments", response_model=AttachmentRead, status_code=201)
-def attach(session: DbSession, actor: ApiActor, ticket_id: int, file: UploadFile, public: bool = True) -> AttachmentRead:
+def attach(
+    session: DbSession, actor: ApiActor, ticket_id: int, file: UploadFile, public: bool = True
+) -> AttachmentRead:
     """Up to 10 MB; images, PDF, plain text, CSV, zip and Office files whose bytes match their type."""
     data = file.file.read(service.MAX_ATTACHMENT_BYTES + 1)
     if len(data) > service.MAX_ATTACHMENT_BYTES:

@@ -189,7 +189,8 @@ def transition(session: Session, actor: Actor, ticket_id: int, data: TransitionI
                   {"ticket_id": ticket.id, "from": old, "to": target})
     if target == "resolved":
         _notify_customer(session, ticket, f"[{ticket.id}] 已解决 / resolved: {ticket.title}",
-                         "您的工单已解决，请登录门户确认并评价服务。\nYour ticket was resolved; please rate the service.")
+                         "您的工单已解决，请登录门户确认并评价服务。\n"
+                         "Your ticket was resolved; please rate the service.")
     return ticket
 
 
