@@ -1,0 +1,5 @@
+"""SLA: working-time calendars, and (to come) policies, clocks and escalation."""
+
+from huoban.sla.calendar import CalendarError, WorkCalendar, add_working_time, working_intervals, working_seconds
+
+__all__ = ["CalendarError", "WorkCalendar", "add_working_time", "working_intervals", "working_seconds"]
