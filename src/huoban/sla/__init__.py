@@ -1,4 +1,4 @@
-"""SLA: working-time calendars, and (to come) policies, clocks and escalation."""
+"""SLA: working-time calendars (calendar.py, builtin.py), policies, clocks, sweeps and escalation."""
 
 from huoban.sla.calendar import CalendarError, WorkCalendar, add_working_time, working_intervals, working_seconds
 

@@ -95,6 +95,9 @@ class WorkCalendar:
     def __hash__(self) -> int:
         return hash((self.timezone, self.week, self.holidays, tuple(self.overrides.items())))
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and copy without the index and its lock
+        return (type(self), (self.timezone, self.week, self.holidays, dict(self.overrides)))
+
     def intervals_on(self, day: date) -> tuple[Interval, ...]:
         """The local working intervals of one date: its override, else nothing on a holiday, else the week."""
         found = self.overrides.get(day)
@@ -277,7 +280,7 @@ def _wall_to_epoch(zone: ZoneInfo, day: date, minute: int) -> int:
     earlier = int(wall.replace(tzinfo=zone).timestamp())  # fold=0: the offset before a change
     later = int(wall.replace(tzinfo=zone, fold=1).timestamp())
     if earlier <= later:  # an ordinary time, or an ambiguous one whose first occurrence is `earlier`
-        return later
+        return earlier
     lo, hi = later, earlier  # a gap: local(lo) is before `wall`, local(hi) after; find the transition
     while hi - lo > 1:
         mid = (lo + hi) // 2
