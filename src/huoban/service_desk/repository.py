@@ -73,7 +73,10 @@ def list_tickets(
         # earliest unmet due time of any running clock first; tickets without one after
         due = (
             select(func.min(SlaClock.due_at))
-            .where(SlaClock.ticket_id == Ticket.id, SlaClock.met_at.is_(None), SlaClock.stopped_at.is_(None))
+            .where(
+                SlaClock.ticket_id == Ticket.id, SlaClock.met_at.is_(None), SlaClock.stopped_at.is_(None),
+                SlaClock.paused_since.is_(None),
+            )
             .correlate(Ticket)
             .scalar_subquery()
         )

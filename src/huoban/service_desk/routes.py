@@ -132,5 +132,4 @@ def download(session: DbSession, actor: ApiActor, ticket_id: int, attachment_id:
     att = service.get_attachment(session, actor, ticket_id, attachment_id)
     return Response(att.data, media_type=att.content_type, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(att.filename)}",
-        "X-Content-Type-Options": "nosniff",
     })

@@ -8,6 +8,7 @@ customer pauses the clocks (in working time), reopening starts a new resolution 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from datetime import datetime
 
@@ -42,6 +43,13 @@ ALLOWED_TYPES = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (b"PK\x03\x04",),
     "application/vnd.openxmlformats-officedocument.presentationml.presentation": (b"PK\x03\x04",),
 }
+EXTENSIONS = {
+    "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg"), "image/gif": (".gif",), "application/pdf": (".pdf",),
+    "text/plain": (".txt", ".log"), "text/csv": (".csv",), "application/zip": (".zip",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (".pptx",),
+}
 
 
 def utcnow() -> datetime:
@@ -60,7 +68,8 @@ def _event(session: Session, ticket: Ticket, actor: Actor | None, kind: str, *, 
            new: str | None = None, body: str | None = None, public: bool = True, at: datetime | None = None
            ) -> TicketEvent:
     event = TicketEvent(ticket_id=ticket.id, at=at or utcnow(), actor_id=actor.user_id if actor else None, kind=kind,
-                        from_value=old, to_value=new, body=body, is_public=public)
+                        from_value=None if old is None else old[:64], to_value=None if new is None else new[:64],
+                        body=body, is_public=public)
     session.add(event)
     session.flush()
     return event
@@ -133,7 +142,8 @@ def update_ticket(session: Session, actor: Actor, ticket_id: int, data: TicketUp
         setattr(ticket, key, value)
         kind = {"assignee_id": "assignee"}.get(key, key)
         _event(session, ticket, actor, kind, old=None if old is None else str(old),
-               new=None if value is None else str(value), public=key != "assignee_id", at=now)
+               new=None if value is None else str(value), public=key != "assignee_id", at=now,
+               body=f"{old} → {value}" if key == "title" else None)
     if "priority" in changes and before.get("priority") != ticket.priority:
         clocks.retarget(session, ticket, _policy(session, ticket), now)
     ticket.updated_at = now
@@ -200,6 +210,8 @@ def comment(session: Session, actor: Actor, ticket_id: int, data: CommentIn) -> 
     ticket = get_ticket(session, actor, ticket_id, for_update=True)
     if not data.public and not actor.is_operator:
         raise Forbidden("Only the provider writes internal notes.")
+    if actor.is_operator and not is_agent(actor):
+        raise Forbidden("Only service agents write on tickets.")
     if ticket.status == "closed":
         raise Conflict("The ticket is closed; reopen it to reply.", field="status")
     now = utcnow()
@@ -243,7 +255,7 @@ def rate(session: Session, actor: Actor, ticket_id: int, data: RatingIn) -> Tick
 def record_arrival(session: Session, actor: Actor, ticket_id: int, at: datetime | None = None) -> Ticket:
     """An engineer arrived on site: meets the on-site clock (dispatch check-in calls this)."""
     ticket = get_ticket(session, actor, ticket_id, for_update=True)
-    if not actor.is_operator and not actor.is_partner:
+    if not is_agent(actor) and not actor.has_role(Role.partner_engineer, Role.partner_admin):
         raise Forbidden("Only the provider's or a partner's staff record an on-site arrival.")
     if not ticket.on_site_required:
         raise Conflict("This ticket needs no on-site visit.", field="on_site_required")
@@ -259,10 +271,15 @@ def _sniff_ok(content_type: str, data: bytes) -> bool:
     magics = ALLOWED_TYPES.get(content_type)
     if magics is None:
         return False
-    if not magics:  # text: must decode and have no NUL bytes
-        try:
-            data[:65536].decode("utf-8")
-        except UnicodeDecodeError:
+    if not magics:  # text: UTF-8 or GB18030 (Excel in China saves CSV as GBK), and no NUL bytes
+        head = data[:65536]
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
             return False
         return b"\x00" not in data
     return any(data.startswith(m) for m in magics)
@@ -274,6 +291,8 @@ def add_attachment(session: Session, actor: Actor, ticket_id: int, filename: str
     ticket = get_ticket(session, actor, ticket_id, for_update=True)
     if not public and not actor.is_operator:
         raise Forbidden("Only the provider adds internal attachments.")
+    if actor.is_operator and not is_agent(actor):
+        raise Forbidden("Only service agents write on tickets.")
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255]
     if not name:
         raise Invalid("The file needs a name.", field="file")
@@ -285,6 +304,9 @@ def add_attachment(session: Session, actor: Actor, ticket_id: int, filename: str
     if not _sniff_ok(content_type, data):
         raise Invalid("Files of type %(type)s are not accepted, or the content does not match the type.",
                       field="file", type=content_type or "?")
+    if not name.lower().endswith(EXTENSIONS[content_type]):
+        raise Invalid("A %(type)s file must be named %(ext)s.", field="file", type=content_type,
+                      ext=" or ".join(EXTENSIONS[content_type]))
     now = utcnow()
     event = _event(session, ticket, actor, "attachment", body=name, public=public, at=now)
     attachment = TicketAttachment(

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from huoban.db import get_sessionmaker, is_postgres
 from huoban.jobs.outbox import enqueue_email, publish_event
@@ -128,8 +128,21 @@ def sweep(now: datetime | None = None, limit: int = 500) -> int:
     now = now or utcnow()
     fired = 0
     maker = get_sessionmaker()
-    with maker() as session:
-        ids = due_clock_ids(session, now, limit)
+    seen: set[int] = set()
+    while True:
+        with maker() as session:
+            ids = [i for i in due_clock_ids(session, now, limit + len(seen)) if i not in seen]
+        if not ids:
+            break
+        seen.update(ids)
+        fired += _sweep_clocks(maker, ids, now)
+    if fired:
+        log.info("SLA sweep fired %s escalation steps", fired)
+    return fired
+
+
+def _sweep_clocks(maker: sessionmaker[Session], ids: list[int], now: datetime) -> int:
+    fired = 0
     for clock_id in ids:
         with maker() as session, session.begin():
             stmt = select(SlaClock).where(SlaClock.id == clock_id)
@@ -140,6 +153,4 @@ def sweep(now: datetime | None = None, limit: int = 500) -> int:
                 continue  # another worker holds it
             while fire(session, clock, now) is not None:
                 fired += 1
-    if fired:
-        log.info("SLA sweep fired %s escalation steps", fired)
     return fired
