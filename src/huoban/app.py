@@ -12,6 +12,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huoban import __version__
@@ -22,7 +23,11 @@ from huoban.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 # Upload endpoints accept more than the default body limit; each checks size and type itself.
-UPLOAD_LIMITS = {r"(/api/v1)?/tickets/\d+/attachments": 11 * 1024 * 1024}
+UPLOAD_LIMITS = {
+    r"(/api/v1)?/tickets/\d+/attachments": 11 * 1024 * 1024,
+    r"/tickets/new": 11 * 1024 * 1024,
+    r"/desk/new": 11 * 1024 * 1024,
+}
 
 
 def is_api(request: Request) -> bool:
@@ -76,6 +81,15 @@ def install_error_handlers(app: FastAPI) -> None:
                                 status_code=exc.status_code, headers=getattr(exc, "headers", None))
         return render(request, "error.html", {"status": exc.status_code, "message": exc.detail},
                       status_code=exc.status_code)
+
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: DataError) -> Response:
+        """Values the database cannot hold (an id past its integer range, say) are bad input, not a 500."""
+        body = {"detail": "A value is out of range for this field.", "code": "invalid",
+                "errors": [{"field": "path", "message": "out of range"}]}
+        if is_api(request):
+            return JSONResponse(body, status_code=422)
+        return render(request, "error.html", {"status": 422, "message": body["detail"]}, status_code=422)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

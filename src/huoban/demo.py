@@ -93,4 +93,7 @@ def load_demo(session: Session, password: str) -> list[tuple[str, str, str, str]
                     password=password,
                 ), settings)
             logins.append((name, role, email, display_name))
+    from huoban.service_desk.demo import load_ticket_demo
+
+    load_ticket_demo(session)
     return logins

@@ -13,9 +13,11 @@ def include_routers(app: FastAPI) -> None:
     from huoban.jobs import routes as jobs_routes
     from huoban.regions import pages as regions_pages
     from huoban.regions import routes as regions_routes
+    from huoban.service_desk import pages as tickets_pages
     from huoban.service_desk import routes as tickets_routes
+    from huoban.sla import routes as sla_routes
 
-    for module in (identity_routes, audit_routes, regions_routes, jobs_routes, tickets_routes):
+    for module in (identity_routes, audit_routes, regions_routes, jobs_routes, tickets_routes, sla_routes):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (identity_pages, audit_pages, regions_pages):
+    for module in (identity_pages, audit_pages, regions_pages, tickets_pages):
         app.include_router(module.router)

@@ -14,6 +14,7 @@ from huoban.config import get_settings
 from huoban.identity.actor import Actor
 from huoban.identity.permissions import can_read_audit
 from huoban.models import Role
+from huoban.service_desk.service import is_agent
 from huoban.web.i18n import LOCALE_NAMES, format_instant, gettext_for, pick_locale
 
 LOCALE_COOKIE = "huoban_locale"
@@ -34,6 +35,10 @@ def nav_for(actor: Actor | None) -> list[tuple[str, str]]:
     if actor is None:
         return []
     items = [("Home", "/")]
+    if actor.is_customer:
+        items.append(("Tickets", "/tickets"))
+    elif is_agent(actor):
+        items.append(("Tickets", "/desk"))
     if actor.is_operator:
         items.append(("Organizations", "/orgs"))
     else:
