@@ -238,3 +238,190 @@ def audit_verify() -> None:
         fail(f"audit log broken at row {result.first_bad_id}: {result.reason} "
              f"({result.checked} rows verified before it)")
     console.print(f"audit log intact: {result.checked} rows verified")
+
+
+# --- sla ---------------------------------------------------------------------------------------------------------
+
+sla_app = typer.Typer(help="SLA: due times, calendars' yearly holidays, recomputing clocks, the escalation sweep.",
+                      no_args_is_help=True)
+app.add_typer(sla_app, name="sla")
+
+
+def _sla_run(fn: Callable[[], T]) -> T:
+    """Like run_cli, but SLA messages already name their field (e.g. `holidays[3]: ...`)."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return fn()
+    except HuobanError as exc:
+        text = " ".join(str(exc).split())
+        fail(text if not exc.field or text.startswith(exc.field) else f"{text} ({exc.field})")
+    except OperationalError as exc:
+        fail(f"database unavailable: {' '.join(str(exc.orig).split())}")
+
+
+def _stored_definition(name: str) -> dict | None:
+    """The calendar of that name in the configured database, if there is one (operators may have imported
+    a newer year into a built-in); None without a database, so `sla due` works anywhere."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from huoban.db import session_scope
+    from huoban.sla.service import find_calendar
+
+    url = make_url(get_settings().resolved_database_url())
+    if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).is_file()):
+        return None
+    try:
+        with session_scope() as session:
+            row = find_calendar(session, name)
+            return dict(row.definition) if row is not None else None
+    except SQLAlchemyError:
+        return None
+
+
+@sla_app.command("due")
+def sla_due(
+    calendar: Annotated[str | None, typer.Option(
+        "--calendar", help="Calendar name: built-in 24x7 or cn-standard, or one stored in the database")] = None,
+    calendar_file: Annotated[str | None, typer.Option(
+        "--calendar-file", help="A calendar in the JSON form (timezone, week, holidays, overrides)")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="ISO 8601 instant with a UTC offset")] = None,
+    minutes: Annotated[str | None, typer.Option("--minutes", help="Target in working minutes")] = None,
+    pause: Annotated[list[str] | None, typer.Option(
+        "--pause", help="START/END, two ISO 8601 instants; repeat for several pauses")] = None,
+) -> None:
+    """Print when a clock started at START with a target of N working minutes falls due (ISO 8601, with the
+    calendar's UTC offset)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from huoban.sla.calendar import CalendarError
+    from huoban.sla.cli import due_command
+
+    if start is None:
+        fail("--start: missing (an ISO 8601 instant with a UTC offset)")
+    if minutes is None:
+        fail("--minutes: missing (a whole number of working minutes)")
+    try:
+        count = int(minutes.strip())
+    except ValueError:
+        fail(f"--minutes: {minutes!r} is not a whole number")
+    stored = _stored_definition(calendar) if calendar is not None and calendar_file is None else None
+    try:
+        if stored is None:
+            print(due_command(calendar, Path(calendar_file) if calendar_file else None, start, count, pause or []))
+            return
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / "calendar.json"
+            path.write_text(json.dumps(stored, ensure_ascii=False), encoding="utf-8")
+            print(due_command(None, path, start, count, pause or []))
+    except (CalendarError, ValueError) as exc:
+        fail(" ".join(str(exc).split()))
+
+
+@sla_app.command("import-year")
+def sla_import_year(
+    calendar: Annotated[str, typer.Option("--calendar", help="Calendar name, e.g. cn-standard")],
+    year: Annotated[int, typer.Option("--year", help="The year the file holds")],
+    file: Annotated[str, typer.Option("--file", help=".json ({holidays, overrides}) or .xlsx (日期, 类型, 时段)")],
+) -> None:
+    """Replace one year's holidays and adjusted working days in a calendar (all or nothing); open clocks on
+    the calendar are recomputed in the same transaction."""
+    import json
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from huoban.db import session_scope
+    from huoban.sla import excel
+    from huoban.sla.schemas import YearImport
+    from huoban.sla.service import find_calendar, import_year
+
+    path = Path(file)
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".xlsx"):
+        fail(f"--file {file}: expected a .json or .xlsx file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        fail(f"--file {file}: cannot read ({exc.strerror or exc})")
+    data: YearImport | None = None
+    if suffix == ".json":
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            fail(f"--file {file}: not valid JSON ({' '.join(str(exc).split())})")
+        if not isinstance(body, dict):
+            fail(f"--file {file}: expected a JSON object {{\"holidays\": [...], \"overrides\": {{...}}}}")
+        if body.setdefault("year", year) != year:
+            fail(f"--file {file}: holds year {body['year']!r}, not {year}")
+        try:
+            data = YearImport.model_validate(body)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            fail(f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}")
+    else:
+        _sla_run(lambda: excel.check_upload(raw, None))
+
+    def go() -> tuple[str, int, dict, int]:
+        with session_scope() as session:
+            row = find_calendar(session, calendar)
+            if row is None:
+                fail(f"calendar {calendar!r} not found")
+            imported = data if data is not None else excel.read_year(raw, year, row.definition)
+            row, recomputed = import_year(session, None, row.id, imported)
+            return row.name, row.version, dict(row.definition), recomputed
+
+    name, version, definition, recomputed = _sla_run(go)
+    prefix = f"{year:04d}-"
+    holidays = sum(d.startswith(prefix) for d in definition.get("holidays", []))
+    overrides = sum(d.startswith(prefix) for d in definition.get("overrides", {}))
+    console.print(f"imported {year} into {name} (version {version}): {holidays} holidays, {overrides} overrides; "
+                  f"{recomputed} open clocks recomputed")
+
+
+@sla_app.command("recompute")
+def sla_recompute(
+    calendar: Annotated[str, typer.Option("--calendar", help="Calendar name, e.g. cn-standard")],
+) -> None:
+    """Recompute the due and escalation times of every open clock on a calendar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from huoban.db import session_scope
+    from huoban.models import utcnow
+    from huoban.sla.recompute import open_clocks, recompute_calendar
+    from huoban.sla.service import find_calendar
+
+    changed = 0
+
+    def go() -> int:
+        nonlocal changed
+        with session_scope() as session:
+            row = find_calendar(session, calendar)
+            if row is None:
+                fail(f"calendar {calendar!r} not found")
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console) as progress:
+                task = progress.add_task(f"clocks on {row.name}", total=open_clocks(session, row.id))
+
+                def advance(done: int, moved: int) -> None:
+                    nonlocal changed
+                    changed += moved
+                    progress.advance(task, done)
+
+                return recompute_calendar(session, row.id, utcnow(), advance)
+
+    count = _sla_run(go)
+    console.print(f"recomputed {count} open clocks on {calendar} ({changed} changed)")
+
+
+@sla_app.command("sweep")
+def sla_sweep() -> None:
+    """Fire every escalation step that is due, once (the worker does this every sweep interval)."""
+    from huoban.sla.sweep import sweep
+
+    console.print(f"fired {_sla_run(sweep)} escalation steps")
