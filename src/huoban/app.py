@@ -27,6 +27,7 @@ UPLOAD_LIMITS = {
     r"(/api/v1)?/tickets/\d+/attachments": 11 * 1024 * 1024,
     r"/tickets/new": 11 * 1024 * 1024,
     r"/desk/new": 11 * 1024 * 1024,
+    r"/api/v1/sla/calendars/\d+/import-xlsx": 1_100_000,
 }
 
 
@@ -82,8 +83,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return render(request, "error.html", {"status": exc.status_code, "message": exc.detail},
                       status_code=exc.status_code)
 
+    @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
-    async def out_of_range(request: Request, exc: DataError) -> Response:
+    async def out_of_range(request: Request, exc: Exception) -> Response:
         """Values the database cannot hold (an id past its integer range, say) are bad input, not a 500."""
         body = {"detail": "A value is out of range for this field.", "code": "invalid",
                 "errors": [{"field": "path", "message": "out of range"}]}
