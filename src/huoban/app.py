@@ -87,8 +87,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def out_of_range(request: Request, exc: Exception) -> Response:
         """Values the database cannot hold (an id past its integer range, say) are bad input, not a 500."""
-        body = {"detail": "A value is out of range for this field.", "code": "invalid",
-                "errors": [{"field": "path", "message": "out of range"}]}
+        body = {"detail": "A value cannot be stored: it is out of range or holds invalid characters.",
+                "code": "invalid", "errors": [{"field": "body", "message": "out of range or invalid characters"}]}
         if is_api(request):
             return JSONResponse(body, status_code=422)
         return render(request, "error.html", {"status": 422, "message": body["detail"]}, status_code=422)

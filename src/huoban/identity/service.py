@@ -73,6 +73,9 @@ def update_org(session: Session, actor: Actor, org_id: int, data: OrgUpdate) -> 
         raise Conflict("An organization named %(name)s already exists.", field="name", name=changes["name"])
     if changes.get("is_active") is False and org.kind == OrgKind.operator:
         raise Invalid("The operator's organization cannot be deactivated.", field="is_active")
+    for key in ("name", "is_active"):
+        if key in changes and changes[key] is None:
+            raise Invalid("%(name)s cannot be empty.", field=key, name=key)
     before = snapshot(org, ORG_FIELDS)
     for key, value in changes.items():
         setattr(org, key, value)
@@ -137,7 +140,7 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) 
     before = snapshot(user, USER_FIELDS)
     for key, value in changes.items():
         if value is None and key in {"role", "is_active", "display_name"}:
-            raise Invalid("%(field)s cannot be empty.", field=key)
+            raise Invalid("%(name)s cannot be empty.", field=key, name=key)
         setattr(user, key, value)
     if changes.get("is_active") is False:
         end_all_sessions(session, user.id)

@@ -80,7 +80,7 @@ def update_endpoint(session: Session, actor: Actor, endpoint_id: int, data: Webh
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
         if value is None:
-            raise Invalid("%(field)s cannot be empty.", field=key)
+            raise Invalid("%(name)s cannot be empty.", field=key, name=key)
     if "url" in changes:
         changes["url"] = check_url(changes["url"])
     if "events" in changes:

@@ -44,7 +44,7 @@ def clock_reads(session: Session, ticket_ids: list[int]) -> dict[int, list[Clock
             metric=clock.metric, cycle=clock.cycle, target_seconds=clock.target_seconds,
             started_at=clock.started_at, due_at=clock.due_at, paused=clock.paused_since is not None,
             met_at=clock.met_at, breached_at=clock.breached_at, stopped_at=clock.stopped_at,
-            state=seen.state,  # type: ignore[arg-type]
+            state=seen.state,
             seconds_left=seen.seconds_left,
         ))
     return out

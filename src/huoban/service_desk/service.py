@@ -135,7 +135,7 @@ def update_ticket(session: Session, actor: Actor, ticket_id: int, data: TicketUp
             raise Invalid("The assignee must be an active user of the operator.", field="assignee_id")
     for key, value in changes.items():
         if value is None and key != "assignee_id":
-            raise Invalid("%(field)s cannot be empty.", field=key)
+            raise Invalid("%(name)s cannot be empty.", field=key, name=key)
         old = getattr(ticket, key)
         if old == value:
             continue

@@ -236,7 +236,7 @@ def update_policy(session: Session, actor: Actor | None, policy_id: int, data: P
     changes = data.model_dump(exclude_unset=True)
     for key in ("name", "calendar_id", "is_default", "targets", "pause_statuses", "escalations", "is_active"):
         if key in changes and changes[key] is None:
-            raise Invalid("%(field)s cannot be empty.", field=key)
+            raise Invalid("%(name)s cannot be empty.", field=key, name=key)
     values = _checked(session, {**_snapshot(row), **changes}, row.id)
     before = _snapshot(row)
     for key, value in values.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,7 +80,7 @@ def fire(session: Session, clock: SlaClock, now: datetime) -> SlaEscalation | No
         return None
     ticket = session.get_one(Ticket, clock.ticket_id)
     policy = session.get_one(SlaPolicy, ticket.sla_policy_id)
-    step = next((s for s in policy.escalations or [] if int(s["percent"]) == percent), {"notify": []})
+    step: dict[str, Any] = next((s for s in policy.escalations or [] if int(s["percent"]) == percent), {"notify": []})
     already = session.scalar(select(SlaEscalation).where(
         SlaEscalation.clock_id == clock.id, SlaEscalation.percent == percent))
     escalation = None
