@@ -2,6 +2,17 @@
 
 from huoban.models.audit import AuditEntry, AuditHead
 from huoban.models.base import Base, utcnow
+from huoban.models.engagements import (
+    ChangeOrder,
+    Consultation,
+    ConsultationParticipant,
+    Deliverable,
+    Engagement,
+    EngagementEvent,
+    EngagementMember,
+    RequirementItem,
+    RequirementVersion,
+)
 from huoban.models.identity import ROLES_BY_KIND, ApiToken, Organization, OrgKind, Role, User, WebSession
 from huoban.models.jobs import IdempotencyKey, OutboxMessage, WebhookEndpoint
 from huoban.models.regions import Region
@@ -15,11 +26,20 @@ __all__ = [
     "AuditHead",
     "Base",
     "Calendar",
+    "ChangeOrder",
+    "Consultation",
+    "ConsultationParticipant",
+    "Deliverable",
+    "Engagement",
+    "EngagementEvent",
+    "EngagementMember",
     "IdempotencyKey",
     "OrgKind",
     "Organization",
     "OutboxMessage",
     "Region",
+    "RequirementItem",
+    "RequirementVersion",
     "Role",
     "SlaClock",
     "SlaEscalation",
