@@ -8,6 +8,8 @@ from fastapi import FastAPI
 def include_routers(app: FastAPI) -> None:
     from huoban.audit import pages as audit_pages
     from huoban.audit import routes as audit_routes
+    from huoban.engagements import requirements_routes
+    from huoban.engagements import routes as engagements_routes
     from huoban.identity import pages as identity_pages
     from huoban.identity import routes as identity_routes
     from huoban.jobs import routes as jobs_routes
@@ -17,7 +19,8 @@ def include_routers(app: FastAPI) -> None:
     from huoban.service_desk import routes as tickets_routes
     from huoban.sla import routes as sla_routes
 
-    for module in (identity_routes, audit_routes, regions_routes, jobs_routes, tickets_routes, sla_routes):
+    for module in (identity_routes, audit_routes, regions_routes, jobs_routes, tickets_routes, sla_routes,
+                   requirements_routes, engagements_routes):
         app.include_router(module.router, prefix="/api/v1")
     for module in (identity_pages, audit_pages, regions_pages, tickets_pages):
         app.include_router(module.router)

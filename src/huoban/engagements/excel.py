@@ -1,0 +1,129 @@
+"""Requirement items to and from .xlsx (customers send requirements as spreadsheets).
+
+Columns, by header in Chinese or English (either, or both as "标题/title"): 编号/key (optional),
+标题/title, 描述/description, 验收标准/acceptance criteria, 优先级/priority (must/should/could or
+必须/应该/可以). An export re-imports to the identical item set. A file with any bad row is refused
+as a whole, naming every bad row and field.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from pydantic import ValidationError
+
+from huoban.engagements.requirements_schemas import ItemIn
+from huoban.errors import Invalid
+
+MAX_BYTES = 1024 * 1024
+MAX_ROWS = 500
+HEADERS = (("key", "编号", "key"), ("title", "标题", "title"), ("description", "描述", "description"),
+           ("acceptance_criteria", "验收标准", "acceptance criteria"), ("priority", "优先级", "priority"))
+PRIORITIES = {"must": "must", "should": "should", "could": "could", "必须": "must", "应该": "should", "可以": "could"}
+_ALIASES = {alias: field for field, zh, en in HEADERS for alias in (zh, en, en.replace(" ", "_"), field)}
+
+
+class RowErrors(Invalid):
+    """A 422 that lists every bad row: errors [{row, field, message}]."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("The spreadsheet has %(n)s error(s); nothing was imported.", field="file", n=len(errors))
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": str(self), "code": self.code,
+                "errors": [{"field": f"row {e['row']}: {e['field']}", **e} for e in self.errors]}
+
+
+def _header_field(value: Any) -> str | None:
+    text = str(value or "").strip().lower()
+    for part in [text, *re.split(r"\s*/\s*", text)]:
+        if part in _ALIASES:
+            return _ALIASES[part]
+    return None
+
+
+def _cell(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def read_items(data: bytes) -> list[ItemIn]:
+    """Items from the first sheet of an .xlsx; RowErrors/Invalid when anything is wrong."""
+    if len(data) > MAX_BYTES:
+        raise Invalid("The file is larger than 1 MB.", field="file")
+    if not data.startswith(b"PK\x03\x04"):
+        raise Invalid("Not an .xlsx file.", field="file")
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
+        raise Invalid("Not a readable .xlsx file.", field="file") from None
+    try:
+        rows = list(book.worksheets[0].iter_rows(values_only=True)) if book.worksheets else []
+    finally:
+        book.close()
+    if not rows:
+        raise Invalid("The spreadsheet is empty.", field="file")
+    columns: dict[str, int] = {}
+    for index, value in enumerate(rows[0]):
+        name = _header_field(value)
+        if name and name not in columns:
+            columns[name] = index
+    if "title" not in columns:
+        raise Invalid("The first row must name the columns; 标题/title is required.", field="file")
+    errors: list[dict[str, Any]] = []
+    out: list[ItemIn] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        values = {name: _cell(row[i]) if i < len(row) else None for name, i in columns.items()}
+        if not any(values.values()):
+            continue
+        priority = values.get("priority")
+        if priority is not None and priority.lower() not in PRIORITIES:
+            errors.append({"row": number, "field": "priority", "message": "must/should/could or 必须/应该/可以"})
+            continue
+        values["priority"] = PRIORITIES[priority.lower()] if priority else "should"
+        key = values.get("key")
+        if key is not None and key in seen:
+            errors.append({"row": number, "field": "key", "message": f"already used in row {seen[key]}"})
+            continue
+        try:
+            out.append(ItemIn.model_validate({k: v for k, v in values.items() if v is not None}))
+        except ValidationError as exc:
+            for err in exc.errors():
+                errors.append({"row": number, "field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]})
+            continue
+        if key is not None:
+            seen[key] = number
+    if len(out) + len(errors) > MAX_ROWS:
+        raise Invalid("At most %(n)s requirement rows per file.", field="file", n=MAX_ROWS)
+    if errors:
+        raise RowErrors(errors)
+    if not out:
+        raise Invalid("The spreadsheet has no requirement rows.", field="file")
+    return out
+
+
+def write_items(items: list[dict[str, Any]], title: str = "Requirements") -> bytes:
+    """An .xlsx with one row per item, in order, under the bilingual headers."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title[:31]
+    sheet.append([f"{zh}/{en}" for _, zh, en in HEADERS])
+    for item in items:
+        sheet.append([item.get(field) for field, _, _ in HEADERS])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text, never a formula (no formula injection into the customer's Excel)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
