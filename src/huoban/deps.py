@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from huoban.config import Settings, get_settings
-from huoban.db import get_sessionmaker
+from huoban.db import session_scope
 from huoban.errors import Unauthorized
 from huoban.identity.actor import Actor
 from huoban.identity.service import actor_from_token, resume_session
@@ -19,15 +19,8 @@ SESSION_COOKIE = "huoban_session"
 
 def get_session() -> Iterator[Session]:
     """The request's one transaction: committed when the handler returns, rolled back if it raises."""
-    session = get_sessionmaker()()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]

@@ -26,8 +26,6 @@ import smtplib
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -41,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from huoban.config import Settings, get_settings
-from huoban.db import get_sessionmaker, is_postgres
+from huoban.db import get_sessionmaker, is_postgres, session_scope
 from huoban.jobs.outbox import EMAIL, WEBHOOK
 from huoban.jobs.signing import sign
 from huoban.jobs.targets import resolves_to_private
@@ -242,20 +240,6 @@ def release(session: Session, messages: list[OutboxMessage]) -> None:
         )
 
 
-@contextmanager
-def transaction() -> Iterator[Session]:
-    """The worker's transaction boundary: commit when the block ends, roll back if it raises."""
-    session = get_sessionmaker()()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
 def process(message: OutboxMessage, settings: Settings) -> str | None:
     """Deliver one claimed row and commit its outcome; returns the new status."""
     if message.locked_until is not None and message.locked_until <= utcnow():
@@ -266,13 +250,13 @@ def process(message: OutboxMessage, settings: Settings) -> str | None:
         deliver(message, settings)
     except Exception as exc:  # every failure is recorded on the row and retried
         error = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
-        with transaction() as session:
+        with session_scope() as session:
             status = mark_failed(session, message, error)
         log.warning("outbox %s (%s %s) attempt %s/%s failed: %s -> %s", message.id, message.kind,
                     message.topic, message.attempts, message.max_attempts, error[:300],
                     status or "taken over by another worker")
         return status
-    with transaction() as session:
+    with session_scope() as session:
         mark_done(session, message)
     log.info("outbox %s (%s %s) delivered in %.0f ms (attempt %s)", message.id, message.kind, message.topic,
              (time.monotonic() - started) * 1000, message.attempts)
@@ -348,12 +332,12 @@ def run_worker(once: bool = False, name: str | None = None) -> int:
                 run_sweeps(once)
             try:
                 # With --once, rows rescheduled during this run are not due again until the next run.
-                with transaction() as session:
+                with session_scope() as session:
                     messages = claim(session, name, size, settings.worker_lease_seconds,
                                      due_before=started if once else None)
                 for index, message in enumerate(messages):
                     if stop.stopped:
-                        with transaction() as session:
+                        with session_scope() as session:
                             release(session, messages[index:])
                         break
                     process(message, settings)
