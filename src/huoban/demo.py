@@ -96,4 +96,7 @@ def load_demo(session: Session, password: str) -> list[tuple[str, str, str, str]
     from huoban.service_desk.demo import load_ticket_demo
 
     load_ticket_demo(session)
+    from huoban.engagements.demo import load_engagement_demo
+
+    load_engagement_demo(session)
     return logins
