@@ -17,7 +17,9 @@ SQLite and PostgreSQL (a failed statement only aborts the inner savepoint).
 
 Random ids would almost always be unknown (404), so in two generated cases out of three a path or query
 parameter or a top-level body field is swapped for a value that exists in the world (an organization, user,
-token, webhook endpoint, outbox row, region code, e-mail in use, tricky webhook URL...) or, for `id`,
+token, webhook endpoint, outbox row, ticket, attachment, engagement, consultation, requirement version,
+deliverable, SLA calendar or policy, region code, e-mail in use, tricky webhook URL...; ids that belong together,
+like a ticket and its attachment, are also swapped together) or, for `id`,
 `*_id` and `offset`, for an integer at the edge of the database's integer types. That lets the fuzzer reach
 the deeper rules (updates of real rows, duplicates, other users' tokens, dead outbox rows...).
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -44,8 +47,15 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from huoban.app import create_app
+from huoban.engagements import requirements as engagement_requirements
+from huoban.engagements import service as engagement_service
+from huoban.engagements.requirements_schemas import DeliverableCreate, ItemIn
+from huoban.engagements.schemas import ConsultationCreate, EngagementCreate
+from huoban.identity.service import actor_for
 from huoban.jobs.outbox import enqueue_webhook
 from huoban.models import ApiToken, Region, WebhookEndpoint
+from huoban.service_desk import service as service_desk
+from huoban.service_desk.schemas import CommentIn, TicketCreate
 from tests.world import World
 
 MAX_EXAMPLES = 25
@@ -118,9 +128,21 @@ WEBHOOK_URLS = [
     "https://example.test:0/", "https://example.test:99999/", "https://exa mple.test/", "ftp://example.test/",
 ]
 
+# The smallest valid PNG (1x1, grey): an attachment the upload checks accept.
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+    "3a7e9b550000000a49444154789c6360000000020001e221bc330000000049454e44ae426082"
+)
+# Seeded by the migrations: the built-in SLA calendars and policies.
+SEEDED_CALENDAR_IDS = [1, 2]
+SEEDED_POLICY_IDS = [1, 2]
+
 # Values that exist in the running test's world, by field name; filled by the `known` fixture and read by
 # the hooks below while cases are generated.
 _KNOWN: dict[str, list[Any]] = {}
+# Ids that only make sense together (an attachment of that ticket, a deliverable of that engagement...): when a
+# generated dict has two or more of a group's fields, one more variant sets all of them at once.
+_LINKED: list[dict[str, Any]] = []
 
 
 def _takes_edge_ints(name: str) -> bool:
@@ -133,6 +155,8 @@ def _aimed(generated: Any) -> st.SearchStrategy[Any]:
     if not isinstance(generated, dict):
         return st.just(generated)
     existing = [{**generated, name: value} for name in generated for value in _KNOWN.get(name, [])]
+    existing += [{**generated, **{name: group[name] for name in generated if name in group}}
+                 for group in _LINKED if sum(name in group for name in generated) >= 2]
     edges = [{**generated, name: value} for name in generated if _takes_edge_ints(name) for value in EDGE_INTS]
     return st.one_of(st.just(generated), *(st.sampled_from(variants) for variants in (existing, edges) if variants))
 
@@ -144,7 +168,9 @@ for _schema in (operator_schema, customer_schema):
 
 @pytest.fixture
 def known(db: Session, world: World) -> Iterator[dict[str, list[Any]]]:
-    """Webhook endpoints and outbox rows on top of the world, and every id and code that exists."""
+    """Webhook endpoints and outbox rows, a ticket (with a reply and an attachment) and an engagement (with a
+    consultation, a signed requirement version and a deliverable) on top of the world, and every id and code
+    that exists, including the SLA calendars and policies the migrations seed."""
     endpoints = []
     for org_key, active in (("operator", True), ("customer_a", True), ("customer_a", False), ("customer_b", True)):
         endpoint = WebhookEndpoint(org_id=world.orgs[org_key].id, url=f"https://hooks.example.test/{org_key}",
@@ -156,6 +182,8 @@ def known(db: Session, world: World) -> Iterator[dict[str, list[Any]]]:
     dead.status, dead.attempts, dead.last_error = "dead", dead.max_attempts, "HTTP 500"
     pending = enqueue_webhook(db, endpoints[0], "ticket.created", {"n": 2})
     db.flush()
+    ticket, reply, attachment = _seed_ticket(db, world)
+    engagement, consultation, version, deliverable = _seed_engagement(db, world)
     user_ids = [u.id for u in world.users.values()]
     codes = [
         code
@@ -176,12 +204,67 @@ def known(db: Session, world: World) -> Iterator[dict[str, list[Any]]]:
         "region_code": codes,
         "email": [u.email for u in world.users.values()] + [world.users["customer_a_admin"].email.upper()],
         "url": WEBHOOK_URLS,
+        "ticket_id": [ticket.id],
+        "event_id": [reply.id],
+        "attachment_id": [attachment.id],
+        "engagement_id": [engagement.id],
+        "consultation_id": [consultation.id],
+        "number": [version.number],
+        "from_number": [version.number],
+        "to_number": [version.number],
+        "deliverable_id": [deliverable.id],
+        "calendar_id": SEEDED_CALENDAR_IDS,
+        "policy_id": SEEDED_POLICY_IDS,
+        "sla_policy_id": SEEDED_POLICY_IDS,
     }
     db.commit()  # release the savepoint, like the world does; the test's outer transaction still rolls back
+    linked = [
+        {"ticket_id": ticket.id, "attachment_id": attachment.id},
+        {"engagement_id": engagement.id, "consultation_id": consultation.id, "deliverable_id": deliverable.id,
+         "number": version.number, "from_number": version.number, "to_number": version.number},
+    ]
     _KNOWN.clear()
     _KNOWN.update(values)
+    _LINKED[:] = linked
     yield values
     _KNOWN.clear()
+    _LINKED.clear()
+
+
+def _actor(world: World, name: str) -> Any:
+    user = world.users[name]
+    return actor_for(user, next(org for org in world.orgs.values() if org.id == user.org_id))
+
+
+def _seed_ticket(db: Session, world: World) -> tuple[Any, Any, Any]:
+    """A ticket of customer_a, raised by its member, with a public reply and a PNG attachment."""
+    member = _actor(world, "customer_a_member")
+    ticket = service_desk.open_ticket(db, member, TicketCreate(title="打印机卡纸", description="三楼打印机卡纸"))
+    db.commit()
+    reply = service_desk.comment(db, member, ticket.id, CommentIn(body="还是卡纸"))
+    attachment = service_desk.add_attachment(db, member, ticket.id, "x.png", "image/png", TINY_PNG)
+    db.commit()
+    return ticket, reply, attachment
+
+
+def _seed_engagement(db: Session, world: World) -> tuple[Any, Any, Any, Any]:
+    """An engagement of customer_a with a consultation, a signed requirement version and a deliverable."""
+    admin = _actor(world, "operator_admin")
+    data = EngagementCreate(customer_org_id=world.orgs["customer_a"].id, title="智慧园区", goal="园区访客管理上云")
+    engagement = engagement_service.create_engagement(db, admin, data)
+    db.commit()
+    consultation = engagement_service.add_consultation(
+        db, admin, engagement.id, ConsultationCreate(kind="meeting", held_on=date(2026, 1, 5), title="需求沟通"))
+    version = engagement_requirements.propose_version(
+        db, admin, engagement.id, [ItemIn(title="单点登录"), ItemIn(title="报表导出", priority="could")], None)
+    db.commit()
+    engagement_requirements.sign(db, _actor(world, "customer_a_admin"), engagement.id, version.number, None)
+    db.commit()
+    deliverable = engagement_requirements.create_deliverable(
+        db, admin, engagement.id,
+        DeliverableCreate(title="单点登录上线", item_keys=["R-1"], delivered_by_org_id=world.orgs["partner_a"].id))
+    db.commit()
+    return engagement, consultation, version, deliverable
 
 
 # --- the test -----------------------------------------------------------------------------------------
