@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     smtp_timeout_seconds: float = 30.0
 
+    # travel estimates for dispatch: great-circle km x winding factor, at a speed by distance band
+    dispatch_winding_factor: float = Field(1.35, ge=1.0, le=3.0)
+    dispatch_city_km: float = Field(40.0, gt=0)  # up to this: city streets
+    dispatch_city_kmh: float = Field(30.0, gt=0)
+    dispatch_intercity_km: float = Field(300.0, gt=0)  # up to this: expressways between cities
+    dispatch_intercity_kmh: float = Field(80.0, gt=0)
+    dispatch_remote_kmh: float = Field(55.0, gt=0)  # beyond: long trips ending on remote county roads
+    dispatch_setup_minutes: int = Field(15, ge=0)  # getting ready and parking
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -2,6 +2,17 @@
 
 from huoban.models.audit import AuditEntry, AuditHead
 from huoban.models.base import Base, utcnow
+from huoban.models.dispatch import (
+    ACTIVE_ORDER_STATES,
+    CustomerSite,
+    DispatchPlan,
+    DispatchProposal,
+    Engineer,
+    EngineerAbsence,
+    EngineerCertification,
+    WorkOrder,
+    WorkOrderEvent,
+)
 from huoban.models.engagements import (
     ChangeOrder,
     Consultation,
@@ -20,6 +31,7 @@ from huoban.models.sla import Calendar, SlaClock, SlaEscalation, SlaPolicy
 from huoban.models.tickets import Ticket, TicketAttachment, TicketEvent
 
 __all__ = [
+    "ACTIVE_ORDER_STATES",
     "ROLES_BY_KIND",
     "ApiToken",
     "AuditEntry",
@@ -29,10 +41,16 @@ __all__ = [
     "ChangeOrder",
     "Consultation",
     "ConsultationParticipant",
+    "CustomerSite",
     "Deliverable",
+    "DispatchPlan",
+    "DispatchProposal",
     "Engagement",
     "EngagementEvent",
     "EngagementMember",
+    "Engineer",
+    "EngineerAbsence",
+    "EngineerCertification",
     "IdempotencyKey",
     "OrgKind",
     "Organization",
@@ -50,5 +68,7 @@ __all__ = [
     "User",
     "WebSession",
     "WebhookEndpoint",
+    "WorkOrder",
+    "WorkOrderEvent",
     "utcnow",
 ]
