@@ -25,6 +25,10 @@ for sub, name in ((db_app, "db"), (orgs_app, "orgs"), (users_app, "users"), (tok
                   (regions_app, "regions"), (audit_app, "audit")):
     app.add_typer(sub, name=name)
 
+from huoban.dispatch.cli import app as dispatch_app  # noqa: E402
+
+app.add_typer(dispatch_app, name="dispatch")
+
 T = TypeVar("T")
 console = Console(width=None if sys.stdout.isatty() else 140)
 

@@ -99,4 +99,7 @@ def load_demo(session: Session, password: str) -> list[tuple[str, str, str, str]
     from huoban.engagements.demo import load_engagement_demo
 
     load_engagement_demo(session)
+    from huoban.dispatch.demo import load_dispatch_demo
+
+    load_dispatch_demo(session)
     return logins

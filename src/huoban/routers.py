@@ -8,6 +8,9 @@ from fastapi import FastAPI
 def include_routers(app: FastAPI) -> None:
     from huoban.audit import pages as audit_pages
     from huoban.audit import routes as audit_routes
+    from huoban.dispatch import pages as dispatch_pages
+    from huoban.dispatch import routes as dispatch_routes
+    from huoban.engagements import pages as engagements_pages
     from huoban.engagements import requirements_routes
     from huoban.engagements import routes as engagements_routes
     from huoban.identity import pages as identity_pages
@@ -20,7 +23,8 @@ def include_routers(app: FastAPI) -> None:
     from huoban.sla import routes as sla_routes
 
     for module in (identity_routes, audit_routes, regions_routes, jobs_routes, tickets_routes, sla_routes,
-                   requirements_routes, engagements_routes):
+                   requirements_routes, engagements_routes, dispatch_routes):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (identity_pages, audit_pages, regions_pages, tickets_pages):
+    for module in (identity_pages, audit_pages, regions_pages, tickets_pages, engagements_pages,
+                   dispatch_pages):
         app.include_router(module.router)

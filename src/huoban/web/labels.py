@@ -29,4 +29,5 @@ _LITERAL = [
     N_("level:province"), N_("level:city"), N_("level:county"),
     # navigation entries (web/render.py nav_for)
     N_("Home"), N_("Organizations"), N_("My organization"), N_("Users"), N_("Audit log"), N_("Regions"),
+    N_("Engagements"), N_("Visits"), N_("Dispatch"), N_("Work orders"), N_("My work orders"),
 ]

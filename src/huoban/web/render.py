@@ -39,6 +39,17 @@ def nav_for(actor: Actor | None) -> list[tuple[str, str]]:
         items.append(("Tickets", "/tickets"))
     elif is_agent(actor):
         items.append(("Tickets", "/desk"))
+    if actor.is_customer:
+        items.append(("Engagements", "/portal/engagements"))
+        items.append(("Visits", "/visits"))
+    elif actor.is_operator:
+        items.append(("Engagements", "/engagements"))
+    if actor.is_operator and actor.has_role(Role.admin, Role.dispatcher, Role.agent):
+        items.append(("Dispatch", "/dispatch"))
+    elif actor.has_role(Role.partner_admin):
+        items.append(("Work orders", "/dispatch"))
+    if actor.has_role(Role.partner_engineer, Role.agent):
+        items.append(("My work orders", "/my/orders"))
     if actor.is_operator:
         items.append(("Organizations", "/orgs"))
     else:
