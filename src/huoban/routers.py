@@ -8,6 +8,7 @@ from fastapi import FastAPI
 def include_routers(app: FastAPI) -> None:
     from huoban.audit import pages as audit_pages
     from huoban.audit import routes as audit_routes
+    from huoban.dispatch import coverage_pages, coverage_routes
     from huoban.dispatch import pages as dispatch_pages
     from huoban.dispatch import routes as dispatch_routes
     from huoban.engagements import pages as engagements_pages
@@ -23,8 +24,8 @@ def include_routers(app: FastAPI) -> None:
     from huoban.sla import routes as sla_routes
 
     for module in (identity_routes, audit_routes, regions_routes, jobs_routes, tickets_routes, sla_routes,
-                   requirements_routes, engagements_routes, dispatch_routes):
+                   requirements_routes, engagements_routes, dispatch_routes, coverage_routes):
         app.include_router(module.router, prefix="/api/v1")
     for module in (identity_pages, audit_pages, regions_pages, tickets_pages, engagements_pages,
-                   dispatch_pages):
+                   dispatch_pages, coverage_pages):
         app.include_router(module.router)
