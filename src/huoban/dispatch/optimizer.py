@@ -1,0 +1,336 @@
+"""The dispatch optimizer: which free engineer goes to which open work order this round.
+
+`plan` solves one assignment problem with SciPy's `linear_sum_assignment` (at most one order per engineer per
+round). Its objective is lexicographic, in this order:
+
+1. the fewest orders that do not get an on-time arrival (late or unassigned alike),
+2. then the fewest unassigned orders (an order served late beats an order not served),
+3. then the least total travel time.
+
+So no other one-per-engineer assignment of the same orders has more on-time arrivals, and `greedy_plan` (each
+order in urgency order takes the nearest free qualified engineer) is such an assignment. An order without a
+due time counts as on time whenever it is served.
+
+An engineer qualifies for an order when they hold every required skill; hold the required certification and
+it has not expired on the arrival date (China time); serve the order's region (`regions_served` entries are
+prefixes: "370000" covers 37xxxx, "370100" covers 3701xx, a county code itself; empty means anywhere); have
+capacity left today; and no absence overlaps the trip window [departure, arrival + estimated time on site).
+Departure is max(now, earliest start - travel, available from): nobody arrives before the earliest start.
+
+Unassigned orders carry machine-readable reasons "code" or "code:param,param" (see `REASONS`,
+`parse_reason`); an assigned late order carries "late:<minutes>".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+
+from huoban.dispatch.planning import Candidate, EngineerInput, OrderInput, PlanResult, ProposalResult
+from huoban.dispatch.travel import TravelModel, great_circle_km_array
+
+REASONS = {
+    "missing_skill": "no engineer holds these skills (params: the skills)",
+    "missing_skill_combination": "no engineer holds all of these skills together (params: the skills)",
+    "missing_certification": "no engineer with the skills holds the certification (param: its name)",
+    "region_not_served": "no qualified engineer serves the site's division (param: the division code)",
+    "no_capacity": "every qualified engineer has reached the day's maximum of work orders",
+    "certification_expired": "every qualified engineer's certificate has expired by the arrival (param: name)",
+    "on_leave_or_busy": "every qualified engineer is on leave, in training or booked during the trip",
+    "engineers_taken": "the qualified engineers are proposed for other orders (param: how many qualify)",
+    "late": "assigned, but arrives after the due time (param: minutes late)",
+}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US_PER_MIN = 60_000_000
+_US_PER_DAY = 86_400_000_000
+_CN_OFFSET_US = 8 * 3_600_000_000  # China has kept UTC+8 without daylight saving since 1991
+_EPOCH_ORDINAL = _EPOCH.date().toordinal()
+_NEVER_EXPIRES = np.iinfo(np.int64).max
+_NOT_HELD = -1
+
+
+def reason(code: str, *params: object) -> str:
+    return f"{code}:{','.join(str(p) for p in params)}" if params else code
+
+
+def parse_reason(text: str) -> dict[str, object]:
+    """"missing_skill:network,power" -> {"code": "missing_skill", "params": ["network", "power"]}."""
+    code, _, rest = text.partition(":")
+    return {"code": code, "params": rest.split(",") if rest else []}
+
+
+def _us(when: datetime) -> int:
+    if when.tzinfo is None:
+        raise ValueError("the optimizer needs timezone-aware datetimes")
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _instant(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(us))
+
+
+@dataclass
+class _Pairs:
+    """Every qualified (order, engineer) pair with its estimate, sorted by order and then by rank
+    (minutes late, travel minutes, engineer id), plus per-order counts after each filter for the reasons."""
+
+    oi: NDArray[np.int64]
+    ej: NDArray[np.int64]
+    distance_km: NDArray[np.float64]
+    travel_min: NDArray[np.int64]
+    arrival_us: NDArray[np.int64]
+    late: NDArray[np.bool_]
+    late_min: NDArray[np.int64]
+    starts: NDArray[np.int64]  # segment of order i: [starts[i], starts[i + 1])
+    stage_counts: NDArray[np.int64]  # (6, n): skills, + certification held, + region, + capacity, + valid, + free
+
+
+def _skill_masks(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput]) -> NDArray[np.bool_]:
+    vocab = sorted({s for o in orders for s in o.required_skills})
+    words = max(1, (len(vocab) + 62) // 63)
+    index = {s: k for k, s in enumerate(vocab)}
+    req = np.zeros((words, len(orders)), dtype=np.int64)
+    have = np.zeros((words, len(engineers)), dtype=np.int64)
+    for i, o in enumerate(orders):
+        for s in o.required_skills:
+            req[index[s] // 63, i] |= 1 << (index[s] % 63)
+    for j, e in enumerate(engineers):
+        for s in e.skills:
+            if s in index:
+                have[index[s] // 63, j] |= 1 << (index[s] % 63)
+    ok = np.ones((len(orders), len(engineers)), dtype=bool)
+    for w in range(words):
+        ok &= (req[w][:, None] & ~have[w][None, :]) == 0
+    return ok
+
+
+def _certification_table(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput]
+                         ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Row index per order (0: no certification needed) and a table of expiry day ordinals per engineer."""
+    names = sorted({o.required_certification for o in orders if o.required_certification})
+    row = {name: k + 1 for k, name in enumerate(names)}
+    table = np.full((len(names) + 1, len(engineers)), _NOT_HELD, dtype=np.int64)
+    table[0, :] = _NEVER_EXPIRES
+    for j, e in enumerate(engineers):
+        for name, expires in e.certifications.items():
+            if name in row:
+                table[row[name], j] = _NEVER_EXPIRES if expires is None else expires.toordinal()
+    idx = np.array([row.get(o.required_certification or "", 0) for o in orders], dtype=np.int64)
+    return idx, table
+
+
+def _region_ok(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput]) -> NDArray[np.bool_]:
+    codes = np.array([int(o.region_code) if o.region_code.isdigit() else -1 for o in orders], dtype=np.int64)
+    keys = np.stack([codes // 10_000, codes // 100, codes])  # province, city, county prefixes per order
+    ok = np.zeros((len(orders), len(engineers)), dtype=bool)
+    ok[:, [j for j, e in enumerate(engineers) if not e.regions_served]] = True
+    depth = max((len(e.regions_served) for e in engineers), default=0)
+    for r in range(depth):
+        cols, level, value = [], [], []
+        for j, e in enumerate(engineers):
+            if len(e.regions_served) > r:
+                code = e.regions_served[r]
+                if len(code) != 6 or not code.isdigit():
+                    continue
+                lv = 0 if code.endswith("0000") else 1 if code.endswith("00") else 2
+                cols.append(j)
+                level.append(lv)
+                value.append(int(code) // (10_000, 100, 1)[lv])
+        if cols:
+            c = np.array(cols)
+            ok[:, c] |= np.array(value)[None, :] == keys[np.array(level)].T
+    return ok
+
+
+def _evaluate(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput], now: datetime,
+              travel: TravelModel) -> _Pairs:
+    n, m = len(orders), len(engineers)
+    cert_idx, cert_table = _certification_table(orders, engineers)
+    stage = [_skill_masks(orders, engineers)]
+    stage.append(stage[-1] & (cert_table[cert_idx] != _NOT_HELD))
+    stage.append(stage[-1] & _region_ok(orders, engineers))
+    capacity = np.array([e.capacity_left >= 1 for e in engineers], dtype=bool)
+    stage.append(stage[-1] & capacity[None, :])
+    counts = np.zeros((6, n), dtype=np.int64)
+    for k, s in enumerate(stage):
+        counts[k] = s.sum(axis=1)
+    oi, ej = np.nonzero(stage[-1])
+    oi, ej = oi.astype(np.int64), ej.astype(np.int64)
+
+    o_lon = np.array([o.longitude for o in orders], dtype=np.float64)
+    o_lat = np.array([o.latitude for o in orders], dtype=np.float64)
+    e_lon = np.array([e.longitude for e in engineers], dtype=np.float64)
+    e_lat = np.array([e.latitude for e in engineers], dtype=np.float64)
+    dist = great_circle_km_array(e_lon[ej], e_lat[ej], o_lon[oi], o_lat[oi])
+    minutes = travel.minutes_array(dist)
+    travel_us = minutes * _US_PER_MIN
+
+    now_us = _us(now)
+    start_us = np.array([_us(o.earliest_start) for o in orders], dtype=np.int64)
+    avail_us = np.array([_us(e.available_from) for e in engineers], dtype=np.int64)
+    stay_us = np.array([o.estimated_minutes for o in orders], dtype=np.int64) * _US_PER_MIN
+    depart = np.maximum(np.maximum(start_us[oi] - travel_us, avail_us[ej]), now_us)
+    arrive = depart + travel_us
+    leave = arrive + stay_us[oi]
+
+    arrival_day = (arrive + _CN_OFFSET_US) // _US_PER_DAY + _EPOCH_ORDINAL
+    valid = cert_table[cert_idx[oi], ej] >= arrival_day
+    counts[4] = np.bincount(oi[valid], minlength=n)
+
+    busy = np.zeros(len(oi), dtype=bool)
+    depth = max((len(e.absences) for e in engineers), default=0)
+    if depth:
+        a_start = np.full((m, depth), 0, dtype=np.int64)
+        a_end = np.full((m, depth), np.iinfo(np.int64).min, dtype=np.int64)  # empty slots never overlap
+        for j, e in enumerate(engineers):
+            for r, (begins, ends) in enumerate(e.absences):
+                a_start[j, r], a_end[j, r] = _us(begins), _us(ends)
+        for r in range(depth):
+            busy |= (depart < a_end[ej, r]) & (a_start[ej, r] < leave)
+    keep = valid & ~busy
+    counts[5] = np.bincount(oi[keep], minlength=n)
+
+    oi, ej, dist, minutes, arrive = oi[keep], ej[keep], dist[keep], minutes[keep], arrive[keep]
+    has_due = np.array([o.due_at is not None for o in orders], dtype=bool)
+    due_us = np.array([_us(o.due_at) if o.due_at is not None else 0 for o in orders], dtype=np.int64)
+    late = has_due[oi] & (arrive > due_us[oi])
+    over = arrive - due_us[oi]
+    late_min = np.where(late, -(-over // _US_PER_MIN), 0).astype(np.int64)
+
+    ids = np.array([e.id for e in engineers], dtype=np.int64)
+    rank = np.lexsort((ids[ej], minutes, late_min, oi))
+    oi = oi[rank]
+    starts = np.searchsorted(oi, np.arange(n + 1)).astype(np.int64)
+    return _Pairs(oi, ej[rank], dist[rank], minutes[rank], arrive[rank], late[rank], late_min[rank], starts, counts)
+
+
+def _candidate(pairs: _Pairs, k: int, order: OrderInput, engineers: Sequence[EngineerInput]) -> Candidate:
+    e = engineers[int(pairs.ej[k])]
+    return Candidate(
+        engineer_id=e.id,
+        engineer_name=e.name,
+        org_name=e.org_name,
+        distance_km=round(float(pairs.distance_km[k]), 1),
+        travel_minutes=int(pairs.travel_min[k]),
+        arrival_at=_instant(int(pairs.arrival_us[k])),
+        on_time=None if order.due_at is None else not bool(pairs.late[k]),
+        late_minutes=int(pairs.late_min[k]),
+        skills_matched=tuple(sorted(order.required_skills)),
+    )
+
+
+def _unqualified_reason(i: int, order: OrderInput, counts: NDArray[np.int64],
+                        engineers: Sequence[EngineerInput]) -> str:
+    c = counts[:, i]
+    if c[0] == 0:
+        held = {s for e in engineers for s in e.skills}
+        missing = sorted(order.required_skills - held)
+        if missing:
+            return reason("missing_skill", *missing)
+        return reason("missing_skill_combination", *sorted(order.required_skills))
+    if c[1] == 0:
+        return reason("missing_certification", order.required_certification)
+    if c[2] == 0:
+        return reason("region_not_served", order.region_code)
+    if c[3] == 0:
+        return reason("no_capacity")
+    if c[4] == 0:
+        return reason("certification_expired", order.required_certification)
+    return reason("on_leave_or_busy")
+
+
+def _results(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput], pairs: _Pairs,
+             chosen: dict[int, int], started: float) -> PlanResult:
+    """Proposals in the orders' input order; `chosen` maps order index to the index of its pair."""
+    proposals = []
+    for i, order in enumerate(orders):
+        lo, hi = int(pairs.starts[i]), int(pairs.starts[i + 1])
+        k = chosen.get(i)
+        pick = None if k is None else _candidate(pairs, k, order, engineers)
+        runner = next((p for p in range(lo, min(hi, lo + 2)) if p != k), None)
+        reasons: list[str] = []
+        if pick is None:
+            reasons.append(_unqualified_reason(i, order, pairs.stage_counts, engineers) if hi == lo
+                           else reason("engineers_taken", hi - lo))
+        elif pick.on_time is False:
+            reasons.append(reason("late", pick.late_minutes))
+        proposals.append(ProposalResult(
+            order_id=order.id,
+            chosen=pick,
+            runner_up=None if runner is None or pick is None else _candidate(pairs, runner, order, engineers),
+            due_at=order.due_at,
+            qualified_count=hi - lo,
+            reasons=reasons,
+        ))
+    return PlanResult(proposals=proposals, solve_seconds=time.perf_counter() - started)
+
+
+def plan(orders: list[OrderInput], engineers: list[EngineerInput], now: datetime, travel: TravelModel) -> PlanResult:
+    """The assignment that is best by the objective in the module docstring (exact, one engineer per order)."""
+    started = time.perf_counter()
+    pairs = _evaluate(orders, engineers, now, travel)
+    chosen: dict[int, int] = {}
+    if len(pairs.oi):
+        rows, row_pos = np.unique(pairs.oi, return_inverse=True)
+        cols, col_pos = np.unique(pairs.ej, return_inverse=True)
+        travel_bound = int(pairs.travel_min.max()) + 1
+        unassigned_weight = float(len(rows) * travel_bound + 1)  # more than any total travel
+        late_weight = (len(rows) + 1) * unassigned_weight  # more than any unassigned count plus travel
+        cost = np.full((len(rows), len(cols) + len(rows)), np.inf)
+        cost[:, len(cols):] = late_weight + unassigned_weight
+        cost[row_pos, col_pos] = pairs.travel_min + np.where(pairs.late, late_weight, 0.0)
+        r, c = linear_sum_assignment(cost)
+        for a, b in zip(r, c, strict=True):
+            if b < len(cols):
+                i = int(rows[a])
+                lo, hi = int(pairs.starts[i]), int(pairs.starts[i + 1])
+                chosen[i] = lo + int(np.flatnonzero(pairs.ej[lo:hi] == cols[b])[0])
+    return _results(orders, engineers, pairs, chosen, started)
+
+
+def urgency_key(order: OrderInput) -> tuple[bool, datetime, str, int]:
+    """Earliest due first (orders without a due time last), then P1 before P2, then by id."""
+    return (order.due_at is None, order.due_at or _EPOCH, order.priority, order.id)
+
+
+def greedy_plan(orders: list[OrderInput], engineers: list[EngineerInput], now: datetime,
+                travel: TravelModel) -> PlanResult:
+    """The baseline: each order in urgency order takes the nearest free qualified engineer."""
+    started = time.perf_counter()
+    pairs = _evaluate(orders, engineers, now, travel)
+    taken = np.zeros(len(engineers), dtype=bool)
+    chosen: dict[int, int] = {}
+    for i in sorted(range(len(orders)), key=lambda i: urgency_key(orders[i])):
+        lo, hi = int(pairs.starts[i]), int(pairs.starts[i + 1])
+        if lo == hi:
+            continue
+        free = ~taken[pairs.ej[lo:hi]]
+        if not free.any():
+            continue
+        dist = np.where(free, pairs.distance_km[lo:hi], np.inf)
+        k = lo + int(np.argmin(dist))
+        chosen[i] = k
+        taken[pairs.ej[k]] = True
+    return _results(orders, engineers, pairs, chosen, started)
+
+
+def candidates(order: OrderInput, engineers: list[EngineerInput], now: datetime, travel: TravelModel,
+               limit: int = 10) -> list[Candidate]:
+    """Qualified engineers for one order, best first: least late, then least travel (the dispatcher's pick list)."""
+    pairs = _evaluate([order], engineers, now, travel)
+    return [_candidate(pairs, k, order, engineers) for k in range(min(limit, len(pairs.oi)))]
+
+
+def unqualified_reason(order: OrderInput, engineers: list[EngineerInput], now: datetime,
+                       travel: TravelModel) -> str | None:
+    """Why no engineer qualifies for `order` (a reason string), or None when someone does."""
+    pairs = _evaluate([order], engineers, now, travel)
+    return None if len(pairs.oi) else _unqualified_reason(0, order, pairs.stage_counts, engineers)
