@@ -1,0 +1,353 @@
+"""The dispatch optimizer on plain values: every constraint, the explanation, and properties against brute force."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from huoban.dispatch.optimizer import REASONS, candidates, greedy_plan, parse_reason, plan, reason, unqualified_reason
+from huoban.dispatch.planning import EngineerInput, OrderInput, PlanResult, ProposalResult
+from huoban.dispatch.travel import TravelModel, great_circle_km
+
+NOW = datetime(2026, 6, 1, 1, 30, tzinfo=UTC)  # 09:30 China time
+TRAVEL = TravelModel()
+# (longitude, latitude, county code)
+LIXIA = (117.0769, 36.6663, "370102")  # 济南市历下区
+ZHANGQIU = (117.5263, 36.6812, "370114")  # 济南市章丘区
+SHINAN = (120.3880, 36.0715, "370202")  # 青岛市市南区
+TAI_AN = (117.0876, 36.2002, "370902")  # 泰安市泰山区
+PINGYIN = (116.4560, 36.2893, "370124")  # 济南市平阴县
+
+
+def engineer(eid: int, place: tuple[float, float, str] = LIXIA, skills: tuple[str, ...] = ("network",),
+             **fields: object) -> EngineerInput:
+    values: dict[str, object] = {
+        "id": eid, "name": f"E{eid}", "org_id": 1, "org_name": "伙伴", "longitude": place[0], "latitude": place[1],
+        "skills": frozenset(skills), "certifications": {}, "available_from": NOW,
+    }
+    values.update(fields)
+    return EngineerInput(**values)  # type: ignore[arg-type]
+
+
+def order(oid: int, place: tuple[float, float, str] = LIXIA, skills: tuple[str, ...] = ("network",),
+          due_minutes: int | None = 240, **fields: object) -> OrderInput:
+    values: dict[str, object] = {
+        "id": oid, "title": f"O{oid}", "priority": "P1", "longitude": place[0], "latitude": place[1],
+        "region_code": place[2], "required_skills": frozenset(skills), "required_certification": None,
+        "earliest_start": NOW, "due_at": None if due_minutes is None else NOW + timedelta(minutes=due_minutes),
+    }
+    values.update(fields)
+    return OrderInput(**values)  # type: ignore[arg-type]
+
+
+def only(result: PlanResult) -> ProposalResult:
+    assert len(result.proposals) == 1
+    return result.proposals[0]
+
+
+def minutes_between(a: tuple[float, float, str], b: tuple[float, float, str]) -> int:
+    return TRAVEL.minutes(great_circle_km(a[0], a[1], b[0], b[1]))
+
+
+def test_skills_all_required_skills_must_be_held() -> None:
+    near = engineer(1, LIXIA, ("network",))
+    far = engineer(2, ZHANGQIU, ("network", "storage"))
+    proposal = only(plan([order(1, skills=("network", "storage"))], [near, far], NOW, TRAVEL))
+    assert proposal.chosen is not None and proposal.chosen.engineer_id == 2
+    assert proposal.chosen.skills_matched == ("network", "storage")
+    assert proposal.qualified_count == 1
+
+    nobody = only(plan([order(2, skills=("database", "network"))], [near, far], NOW, TRAVEL))
+    assert nobody.chosen is None and nobody.qualified_count == 0
+    assert nobody.reasons == ["missing_skill:database"]
+    assert parse_reason(nobody.reasons[0]) == {"code": "missing_skill", "params": ["database"]}
+
+    apart = only(plan([order(3, skills=("database", "power"))],
+                      [engineer(3, skills=("database",)), engineer(4, skills=("power",))], NOW, TRAVEL))
+    assert apart.reasons == ["missing_skill_combination:database,power"]
+
+
+def test_certification_must_be_held_and_valid_on_the_arrival_date_in_china() -> None:
+    wanted = order(1, skills=("power",), required_certification="电工证")
+    holder = engineer(1, skills=("power",), certifications={"电工证": date(2026, 6, 1)})
+    assert only(plan([wanted], [holder], NOW, TRAVEL)).chosen is not None  # valid through its expiry day
+
+    expired = engineer(2, skills=("power",), certifications={"电工证": date(2026, 5, 31)})
+    result = only(plan([wanted], [expired], NOW, TRAVEL))
+    assert result.chosen is None and result.reasons == ["certification_expired:电工证"]
+
+    # 17:00 UTC on 31 May is 01:00 on 1 June in China: a certificate ending on 31 May no longer counts
+    late_evening = datetime(2026, 5, 31, 17, 0, tzinfo=UTC)
+    night = order(2, skills=("power",), required_certification="电工证", earliest_start=late_evening, due_at=None)
+    expired = engineer(2, skills=("power",), certifications={"电工证": date(2026, 5, 31)}, available_from=late_evening)
+    assert only(plan([night], [expired], late_evening, TRAVEL)).reasons == ["certification_expired:电工证"]
+    before_midnight = datetime(2026, 5, 31, 14, 0, tzinfo=UTC)  # 22:00 in China, arrival before midnight
+    evening = order(3, skills=("power",), required_certification="电工证", earliest_start=before_midnight,
+                    due_at=None)
+    still_valid = engineer(5, skills=("power",), certifications={"电工证": date(2026, 5, 31)},
+                           available_from=before_midnight)
+    assert only(plan([evening], [still_valid], before_midnight, TRAVEL)).chosen is not None
+
+    never = engineer(3, skills=("power",), certifications={"电工证": None})
+    assert only(plan([wanted], [never], NOW, TRAVEL)).chosen is not None
+    assert only(plan([wanted], [engineer(4, skills=("power",))], NOW, TRAVEL)).reasons == [
+        "missing_certification:电工证"]
+
+
+def test_an_engineer_without_capacity_left_is_not_proposed() -> None:
+    full = engineer(1, capacity_left=0)
+    result = only(plan([order(1)], [full], NOW, TRAVEL))
+    assert result.chosen is None and result.reasons == ["no_capacity"]
+    spare = engineer(2, ZHANGQIU)
+    chosen = only(plan([order(1)], [full, spare], NOW, TRAVEL)).chosen
+    assert chosen is not None and chosen.engineer_id == 2
+
+
+def test_an_absence_overlapping_the_trip_or_the_time_on_site_excludes_the_engineer() -> None:
+    trip = minutes_between(LIXIA, ZHANGQIU)
+    job = order(1, ZHANGQIU, estimated_minutes=120)
+    on_site_end = NOW + timedelta(minutes=trip + 120)
+    during_visit = engineer(1, absences=((on_site_end - timedelta(minutes=1), on_site_end + timedelta(hours=8)),))
+    result = only(plan([job], [during_visit], NOW, TRAVEL))
+    assert result.chosen is None and result.reasons == ["on_leave_or_busy"]
+
+    right_after = engineer(2, absences=((on_site_end, on_site_end + timedelta(hours=8)),))  # [start, end)
+    ended = engineer(3, absences=((NOW - timedelta(days=2), NOW),))
+    for free in (right_after, ended):
+        assert only(plan([job], [free], NOW, TRAVEL)).chosen is not None
+
+
+def test_regions_served_are_prefixes_and_empty_means_anywhere() -> None:
+    job_jinan = order(1, LIXIA)
+    job_qingdao = order(2, SHINAN)
+    province = engineer(1, TAI_AN, regions_served=("370000",))
+    city = engineer(2, TAI_AN, regions_served=("370100",))
+    county = engineer(3, TAI_AN, regions_served=("370102",))
+    elsewhere = engineer(4, TAI_AN, regions_served=("320000", "370211"))
+    anywhere = engineer(5, TAI_AN)
+    everyone = [province, city, county, elsewhere, anywhere]
+
+    def qualified(job: OrderInput) -> set[int]:
+        return {c.engineer_id for c in candidates(job, everyone, NOW, TRAVEL)}
+
+    assert qualified(job_jinan) == {1, 2, 3, 5}
+    assert qualified(job_qingdao) == {1, 5}
+    result = only(plan([job_qingdao], [city, county, elsewhere], NOW, TRAVEL))
+    assert result.chosen is None and result.reasons == ["region_not_served:370202"]
+
+
+def test_the_proposal_explains_itself_with_the_runner_up() -> None:
+    near = engineer(1, LIXIA, ("network", "server"))
+    middle = engineer(2, ZHANGQIU, ("network",), org_name="齐鲁云维")
+    far = engineer(3, SHINAN, ("network",))
+    job = order(1, TAI_AN, due_minutes=120)
+    result = only(plan([job], [far, middle, near], NOW, TRAVEL))
+    chosen, runner = result.chosen, result.runner_up
+    assert chosen is not None and runner is not None
+    assert (chosen.engineer_id, runner.engineer_id) == (1, 2)
+    assert result.qualified_count == 3 and result.due_at == job.due_at
+    km = great_circle_km(LIXIA[0], LIXIA[1], TAI_AN[0], TAI_AN[1])
+    assert chosen.distance_km == round(km, 1)
+    assert chosen.travel_minutes == TRAVEL.minutes(km)
+    assert chosen.arrival_at == NOW + timedelta(minutes=chosen.travel_minutes)
+    assert chosen.on_time is True and chosen.late_minutes == 0 and result.reasons == []
+    assert chosen.skills_matched == ("network",)
+    assert runner.org_name == "齐鲁云维" and runner.travel_minutes > chosen.travel_minutes
+
+    urgent = order(2, TAI_AN, due_minutes=30)
+    late = only(plan([urgent], [near], NOW, TRAVEL))
+    assert late.chosen is not None and late.chosen.on_time is False and late.runner_up is None
+    assert late.chosen.late_minutes == late.chosen.travel_minutes - 30
+    assert late.reasons == [f"late:{late.chosen.late_minutes}"]
+
+    no_target = only(plan([order(3, TAI_AN, due_minutes=None)], [near], NOW, TRAVEL))
+    assert no_target.chosen is not None and no_target.chosen.on_time is None
+    assert plan([order(3, TAI_AN, due_minutes=None)], [near], NOW, TRAVEL).on_time == 1
+
+
+def test_nobody_arrives_before_the_earliest_start_or_leaves_before_being_free() -> None:
+    trip = minutes_between(ZHANGQIU, LIXIA)
+    later = NOW + timedelta(hours=5)
+    chosen = only(plan([order(1, earliest_start=later, due_at=None)], [engineer(1, ZHANGQIU)], NOW, TRAVEL)).chosen
+    assert chosen is not None and chosen.arrival_at == later
+    busy = engineer(2, ZHANGQIU, available_from=NOW + timedelta(hours=2))
+    chosen = only(plan([order(2)], [busy], NOW, TRAVEL)).chosen
+    assert chosen is not None and chosen.arrival_at == NOW + timedelta(hours=2, minutes=trip)
+    past = engineer(3, ZHANGQIU, available_from=NOW - timedelta(days=1))
+    chosen = only(plan([order(3)], [past], NOW, TRAVEL)).chosen
+    assert chosen is not None and chosen.arrival_at == NOW + timedelta(minutes=trip)
+
+
+def test_optimizer_swaps_engineers_where_greedy_makes_one_order_late() -> None:
+    # A is due first and greedy gives it the engineer next door, the only one who can reach B in time.
+    assert (minutes_between(PINGYIN, LIXIA), minutes_between(LIXIA, ZHANGQIU), minutes_between(PINGYIN, ZHANGQIU)
+            ) == (136, 106, 172)
+    a = order(1, LIXIA, due_minutes=140)
+    b = order(2, ZHANGQIU, due_minutes=150)
+    people = [engineer(1, LIXIA), engineer(2, PINGYIN)]
+    greedy = greedy_plan([a, b], people, NOW, TRAVEL)
+    best = plan([a, b], people, NOW, TRAVEL)
+    assert {p.order_id: p.chosen.engineer_id for p in greedy.proposals if p.chosen} == {1: 1, 2: 2}
+    assert greedy.on_time == 1 and greedy.proposals[1].reasons == ["late:22"]
+    assert {p.order_id: p.chosen.engineer_id for p in best.proposals if p.chosen} == {1: 2, 2: 1}
+    assert best.on_time == 2 and best.travel_minutes == 136 + 106
+
+
+def test_one_engineer_per_round_and_the_other_order_says_why() -> None:
+    urgent = order(1, due_minutes=60)
+    routine = order(2, due_minutes=2000, priority="P3")
+    result = plan([routine, urgent], [engineer(1)], NOW, TRAVEL)
+    assigned = [p for p in result.proposals if p.chosen]
+    assert len(assigned) == 1
+    waiting = next(p for p in result.proposals if p.chosen is None)
+    assert waiting.qualified_count == 1 and waiting.reasons == ["engineers_taken:1"]
+    assert [p.order_id for p in result.proposals] == [2, 1]  # input order
+
+
+def test_candidates_are_ranked_by_lateness_then_travel() -> None:
+    people = [engineer(1, SHINAN), engineer(2, ZHANGQIU), engineer(3, LIXIA), engineer(4, TAI_AN, ("storage",))]
+    ranked = candidates(order(1, LIXIA, due_minutes=120), people, NOW, TRAVEL)
+    assert [c.engineer_id for c in ranked] == [3, 2, 1]
+    assert ranked[-1].on_time is False and ranked[-1].late_minutes > 0
+    assert len(candidates(order(1, LIXIA), people, NOW, TRAVEL, limit=2)) == 2
+    assert unqualified_reason(order(1, LIXIA, skills=("security",)), people, NOW, TRAVEL) == "missing_skill:security"
+    assert unqualified_reason(order(1, LIXIA), people, NOW, TRAVEL) is None
+    assert reason("late", 5) == "late:5" and parse_reason("no_capacity") == {"code": "no_capacity", "params": []}
+
+
+def test_empty_inputs() -> None:
+    assert plan([], [engineer(1)], NOW, TRAVEL).proposals == []
+    result = only(plan([order(1)], [], NOW, TRAVEL))
+    assert result.chosen is None and result.reasons == ["missing_skill:network"]
+
+
+# --- properties against an independent, plain-Python reading of the rules -----------------------------------
+
+PLACES = (LIXIA, ZHANGQIU, SHINAN, TAI_AN)
+SKILLS = ("network", "power", "security")
+
+
+def feasible_arrival(o: OrderInput, e: EngineerInput) -> datetime | None:
+    if not o.required_skills <= e.skills or e.capacity_left < 1:
+        return None
+    if e.regions_served and not any(
+        o.region_code.startswith(code.rstrip("0") if code.endswith("00") else code) for code in e.regions_served
+    ):
+        return None
+    minutes = TRAVEL.minutes(great_circle_km(e.longitude, e.latitude, o.longitude, o.latitude))
+    depart = max(NOW, o.earliest_start - timedelta(minutes=minutes), e.available_from)
+    arrive = depart + timedelta(minutes=minutes)
+    if o.required_certification:
+        if o.required_certification not in e.certifications:
+            return None
+        expires = e.certifications[o.required_certification]
+        if expires is not None and (arrive + timedelta(hours=8)).date() > expires:
+            return None
+    leave = arrive + timedelta(minutes=o.estimated_minutes)
+    if any(depart < end and start < leave for start, end in e.absences):
+        return None
+    return arrive
+
+
+def objective(orders: list[OrderInput], engineers: list[EngineerInput], picks: dict[int, int]) -> tuple[int, int, int]:
+    """(orders not on time, orders unassigned, travel minutes) for picks order index -> engineer index."""
+    not_on_time = unassigned = travel = 0
+    for i, o in enumerate(orders):
+        j = picks.get(i)
+        if j is None:
+            not_on_time += 1
+            unassigned += 1
+            continue
+        e = engineers[j]
+        arrive = feasible_arrival(o, e)
+        assert arrive is not None
+        travel += TRAVEL.minutes(great_circle_km(e.longitude, e.latitude, o.longitude, o.latitude))
+        not_on_time += o.due_at is not None and arrive > o.due_at
+    return not_on_time, unassigned, travel
+
+
+def result_objective(result: PlanResult) -> tuple[int, int, int]:
+    unassigned = sum(1 for p in result.proposals if p.chosen is None)
+    return len(result.proposals) - result.on_time, unassigned, result.travel_minutes
+
+
+@st.composite
+def engineers_st(draw: st.DrawFn, eid: int) -> EngineerInput:
+    place = draw(st.sampled_from(PLACES))
+    certs: dict[str, date | None] = {}
+    if draw(st.booleans()):
+        certs["电工证"] = draw(st.sampled_from([None, date(2026, 5, 31), date(2026, 6, 1), date(2026, 6, 2)]))
+    absences: tuple[tuple[datetime, datetime], ...] = ()
+    if draw(st.booleans()):
+        start = NOW + timedelta(minutes=draw(st.integers(-600, 1200)))
+        absences = ((start, start + timedelta(minutes=draw(st.integers(30, 900)))),)
+    return engineer(
+        eid, place, tuple(draw(st.sets(st.sampled_from(SKILLS), min_size=1))),
+        certifications=certs, absences=absences,
+        available_from=NOW + timedelta(minutes=draw(st.sampled_from([-60, 0, 90, 600]))),
+        regions_served=draw(st.sampled_from([(), ("370000",), ("370100",), ("370202",), ("320000",)])),
+        capacity_left=draw(st.sampled_from([0, 1, 1, 3])),
+    )
+
+
+@st.composite
+def orders_st(draw: st.DrawFn, oid: int) -> OrderInput:
+    place = draw(st.sampled_from(PLACES))
+    skills = tuple(draw(st.sets(st.sampled_from(SKILLS), min_size=1, max_size=2)))
+    return order(
+        oid, place, skills, due_minutes=draw(st.sampled_from([None, 45, 90, 150, 300, 1440])),
+        required_certification=draw(st.sampled_from([None, "电工证"])),
+        earliest_start=NOW + timedelta(minutes=draw(st.sampled_from([0, 0, 120, 1440]))),
+        priority=draw(st.sampled_from(["P1", "P2", "P3"])),
+        estimated_minutes=draw(st.sampled_from([60, 240])),
+    )
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> tuple[list[OrderInput], list[EngineerInput]]:
+    n = draw(st.integers(0, 4))
+    m = draw(st.integers(0, 4))
+    return [draw(orders_st(i + 1)) for i in range(n)], [draw(engineers_st(j + 1)) for j in range(m)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances())
+def test_plans_are_feasible_use_each_engineer_once_and_are_optimal(
+    instance: tuple[list[OrderInput], list[EngineerInput]],
+) -> None:
+    orders, engineers = instance
+    best = plan(orders, engineers, NOW, TRAVEL)
+    greedy = greedy_plan(orders, engineers, NOW, TRAVEL)
+    index = {e.id: j for j, e in enumerate(engineers)}
+    for result in (best, greedy):
+        used = [p.chosen.engineer_id for p in result.proposals if p.chosen is not None]
+        assert len(used) == len(set(used))
+        for o, p in zip(orders, result.proposals, strict=True):
+            qualified = [e for e in engineers if feasible_arrival(o, e) is not None]
+            assert p.order_id == o.id and p.qualified_count == len(qualified)
+            if p.chosen is not None:
+                assert p.chosen.arrival_at == feasible_arrival(o, engineers[index[p.chosen.engineer_id]])
+                assert p.chosen.on_time == (None if o.due_at is None else p.chosen.arrival_at <= o.due_at)
+                assert p.runner_up is None or p.runner_up.engineer_id != p.chosen.engineer_id
+                assert (p.runner_up is None) == (len(qualified) == 1)
+            else:
+                assert p.runner_up is None and len(p.reasons) == 1
+                code = parse_reason(p.reasons[0])["code"]
+                assert (code == "engineers_taken") == bool(qualified)
+                assert code in REASONS
+
+    # no assignment of one engineer per order does better on (not on time, unassigned, travel)
+    choices = [[None, *[j for j, e in enumerate(engineers) if feasible_arrival(o, e) is not None]] for o in orders]
+    optimum = min(
+        objective(orders, engineers, {i: j for i, j in enumerate(combo) if j is not None})
+        for combo in itertools.product(*choices)
+        if len([j for j in combo if j is not None]) == len({j for j in combo if j is not None})
+    )
+    assert result_objective(best) == optimum
+    # hence at least as many on time as greedy; equal on time: no more unassigned; equal again: no more travel
+    g = result_objective(greedy)
+    assert result_objective(best) <= g
+    assert best.on_time >= greedy.on_time
