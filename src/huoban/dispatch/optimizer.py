@@ -93,20 +93,21 @@ class _Pairs:
     stage_counts: NDArray[np.int64]  # (6, n): skills, + certification held, + region, + capacity, + valid, + free
 
 
-def _skill_masks(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput]) -> NDArray[np.bool_]:
-    vocab = sorted({s for o in orders for s in o.required_skills})
+def skills_matrix(required: Sequence[frozenset[str]], held: Sequence[frozenset[str]]) -> NDArray[np.bool_]:
+    """[i, j]: `held[j]` includes every skill of `required[i]` (skills as bitmasks, 63 to a word)."""
+    vocab = sorted({s for r in required for s in r})
     words = max(1, (len(vocab) + 62) // 63)
     index = {s: k for k, s in enumerate(vocab)}
-    req = np.zeros((words, len(orders)), dtype=np.int64)
-    have = np.zeros((words, len(engineers)), dtype=np.int64)
-    for i, o in enumerate(orders):
-        for s in o.required_skills:
+    req = np.zeros((words, len(required)), dtype=np.int64)
+    have = np.zeros((words, len(held)), dtype=np.int64)
+    for i, skills in enumerate(required):
+        for s in skills:
             req[index[s] // 63, i] |= 1 << (index[s] % 63)
-    for j, e in enumerate(engineers):
-        for s in e.skills:
+    for j, skills in enumerate(held):
+        for s in skills:
             if s in index:
                 have[index[s] // 63, j] |= 1 << (index[s] % 63)
-    ok = np.ones((len(orders), len(engineers)), dtype=bool)
+    ok = np.ones((len(required), len(held)), dtype=bool)
     for w in range(words):
         ok &= (req[w][:, None] & ~have[w][None, :]) == 0
     return ok
@@ -127,26 +128,24 @@ def _certification_table(orders: Sequence[OrderInput], engineers: Sequence[Engin
     return idx, table
 
 
-def _region_ok(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput]) -> NDArray[np.bool_]:
-    codes = np.array([int(o.region_code) if o.region_code.isdigit() else -1 for o in orders], dtype=np.int64)
-    keys = np.stack([codes // 10_000, codes // 100, codes])  # province, city, county prefixes per order
-    ok = np.zeros((len(orders), len(engineers)), dtype=bool)
-    ok[:, [j for j, e in enumerate(engineers) if not e.regions_served]] = True
-    depth = max((len(e.regions_served) for e in engineers), default=0)
-    for r in range(depth):
+def regions_matrix(codes: Sequence[str], served: Sequence[Sequence[str]]) -> NDArray[np.bool_]:
+    """[i, j]: division `codes[i]` is served by an engineer serving `served[j]` (prefix rules in the module
+    docstring; an empty list serves anywhere)."""
+    ints = np.array([int(c) if len(c) == 6 and c.isdigit() else -1 for c in codes], dtype=np.int64)
+    keys = np.stack([ints // 10_000, ints // 100, ints])  # province, city, county prefixes of each code
+    ok = np.zeros((len(codes), len(served)), dtype=bool)
+    ok[:, [j for j, entries in enumerate(served) if not entries]] = True
+    for r in range(max((len(entries) for entries in served), default=0)):
         cols, level, value = [], [], []
-        for j, e in enumerate(engineers):
-            if len(e.regions_served) > r:
-                code = e.regions_served[r]
-                if len(code) != 6 or not code.isdigit():
-                    continue
+        for j, entries in enumerate(served):
+            if len(entries) > r and len(entries[r]) == 6 and entries[r].isdigit():
+                code = entries[r]
                 lv = 0 if code.endswith("0000") else 1 if code.endswith("00") else 2
                 cols.append(j)
                 level.append(lv)
                 value.append(int(code) // (10_000, 100, 1)[lv])
         if cols:
-            c = np.array(cols)
-            ok[:, c] |= np.array(value)[None, :] == keys[np.array(level)].T
+            ok[:, np.array(cols)] |= np.array(value)[None, :] == keys[np.array(level)].T
     return ok
 
 
@@ -154,9 +153,9 @@ def _evaluate(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput], 
               travel: TravelModel) -> _Pairs:
     n, m = len(orders), len(engineers)
     cert_idx, cert_table = _certification_table(orders, engineers)
-    stage = [_skill_masks(orders, engineers)]
+    stage = [skills_matrix([o.required_skills for o in orders], [e.skills for e in engineers])]
     stage.append(stage[-1] & (cert_table[cert_idx] != _NOT_HELD))
-    stage.append(stage[-1] & _region_ok(orders, engineers))
+    stage.append(stage[-1] & regions_matrix([o.region_code for o in orders], [e.regions_served for e in engineers]))
     capacity = np.array([e.capacity_left >= 1 for e in engineers], dtype=bool)
     stage.append(stage[-1] & capacity[None, :])
     counts = np.zeros((6, n), dtype=np.int64)
