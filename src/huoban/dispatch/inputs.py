@@ -1,0 +1,141 @@
+"""The optimizer's inputs built from rows: who is free and from when, with how much capacity left today, and
+what each open order needs and by when.
+
+An engineer is available from `now`, moved past a current absence and then to the next working instant of
+the engineer's calendar (repeated until both hold). Capacity left today is the daily maximum minus the
+orders assigned to the engineer today (China time), cancelled ones not counted. Engineers holding an
+active order are not free this round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from huoban.dispatch import repository as repo
+from huoban.dispatch.planning import EngineerInput, OrderInput
+from huoban.models import Engineer, Organization, SlaClock, User, WorkOrder
+from huoban.sla.calendar import WorkCalendar, working_intervals
+from huoban.sla.store import work_calendar
+
+CHINA = ZoneInfo("Asia/Shanghai")
+LOOKAHEAD = timedelta(days=31)  # no working time within a month: not available this round
+
+
+def china_day(now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the day in China that contains `now`."""
+    day = now.astimezone(CHINA).date()
+    start = datetime.combine(day, time(0), CHINA)
+    return start, start + timedelta(days=1)
+
+
+def china_date(now: datetime) -> date:
+    return now.astimezone(CHINA).date()
+
+
+def next_working_instant(cal: WorkCalendar, at: datetime) -> datetime | None:
+    for start, _ in working_intervals(cal, at, at + LOOKAHEAD):
+        return start
+    return None
+
+
+def available_from(cal: WorkCalendar, now: datetime, absences: Sequence[tuple[datetime, datetime]]) -> datetime | None:
+    """The first instant at or after `now` outside every absence and inside the calendar's working time."""
+    moment = now
+    for _ in range(100):
+        moved = False
+        for start, end in absences:
+            if start <= moment < end:
+                moment, moved = end, True
+        working = next_working_instant(cal, moment)
+        if working is None:
+            return None
+        if working > moment:
+            moment, moved = working, True
+        if not moved:
+            return moment
+    return None
+
+
+def assigned_today(session: Session, engineer_ids: list[int], now: datetime) -> dict[int, int]:
+    """Orders assigned to each engineer whose assigned_at falls on today (China time), cancelled ones not counted."""
+    if not engineer_ids:
+        return {}
+    start, end = china_day(now)
+    rows = session.execute(
+        select(WorkOrder.engineer_id, func.count()).where(
+            WorkOrder.engineer_id.in_(engineer_ids), WorkOrder.assigned_at >= start, WorkOrder.assigned_at < end,
+            WorkOrder.status != "cancelled",
+        ).group_by(WorkOrder.engineer_id)
+    )
+    return {engineer_id: int(count) for engineer_id, count in rows if engineer_id is not None}
+
+
+def engineer_inputs(
+    session: Session, now: datetime, engineers: list[Engineer] | None = None, *, include_busy: bool = False,
+    ignore_regions: bool = False,
+) -> list[EngineerInput]:
+    """Inputs for the given engineers (default: every active engineer of an active user); those holding an
+    active order are left out unless `include_busy`, those with no working time within a month always."""
+    if engineers is None:
+        engineers = list(session.scalars(
+            select(Engineer).join(User, User.id == Engineer.user_id)
+            .where(Engineer.is_active.is_(True), User.is_active.is_(True)).order_by(Engineer.id)))
+    if not include_busy:
+        busy = repo.active_orders(session, [e.id for e in engineers])
+        engineers = [e for e in engineers if e.id not in busy]
+    if not engineers:
+        return []
+    ids = [e.id for e in engineers]
+    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_([e.user_id for e in engineers]))))
+    orgs = dict(session.execute(select(Organization.id, Organization.name).where(
+        Organization.id.in_({e.org_id for e in engineers}))))
+    certs = repo.certifications(session, ids)
+    away = repo.absences(session, ids, now)
+    today = assigned_today(session, ids, now)
+    out: list[EngineerInput] = []
+    for e in engineers:
+        intervals = tuple((a.starts_at, a.ends_at) for a in away[e.id])
+        start = available_from(work_calendar(session, e.calendar_id), now, intervals)
+        if start is None:
+            continue
+        out.append(EngineerInput(
+            id=e.id, name=names[e.user_id], org_id=e.org_id, org_name=orgs[e.org_id],
+            longitude=e.home_longitude, latitude=e.home_latitude, skills=frozenset(e.skills or []),
+            certifications={c.name: c.expires_on for c in certs[e.id]}, available_from=start, absences=intervals,
+            regions_served=() if ignore_regions else tuple(e.regions_served or []),
+            capacity_left=max(0, e.max_orders_per_day - today.get(e.id, 0)),
+        ))
+    return out
+
+
+def on_site_due(session: Session, ticket_ids: list[int]) -> dict[int, datetime]:
+    """The due time of each ticket's current on-site clock that still runs."""
+    if not ticket_ids:
+        return {}
+    latest: dict[int, SlaClock] = {}
+    for clock in session.scalars(select(SlaClock).where(
+            SlaClock.ticket_id.in_(ticket_ids), SlaClock.metric == "on_site").order_by(SlaClock.cycle)):
+        latest[clock.ticket_id] = clock
+    return {tid: c.due_at for tid, c in latest.items()
+            if c.due_at is not None and c.met_at is None and c.stopped_at is None}
+
+
+def order_inputs(session: Session, orders: list[WorkOrder]) -> list[OrderInput]:
+    """Inputs for the orders; a ticket's order is due when its on-site clock is due now (a priority change or
+    a pause may have moved it since the order was created)."""
+    dues = on_site_due(session, [o.ticket_id for o in orders if o.ticket_id is not None])
+    return [
+        OrderInput(
+            id=o.id, title=o.title, priority=o.priority, longitude=o.site_longitude, latitude=o.site_latitude,
+            region_code=o.site_region_code, required_skills=frozenset(o.required_skills or []),
+            required_certification=o.required_certification, earliest_start=o.earliest_start_at,
+            due_at=dues.get(o.ticket_id, o.arrival_due_at) if o.ticket_id is not None else o.arrival_due_at,
+            estimated_minutes=o.estimated_minutes,
+        )
+        for o in orders
+    ]

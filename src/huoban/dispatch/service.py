@@ -1,0 +1,559 @@
+"""Work-order rules: who creates, plans, assigns and moves what; dispatch rounds and their proposals.
+
+States: proposed -> assigned -> accepted -> travelling -> on_site -> done, and cancelled from any state before
+done. A dispatcher (or an operator admin) accepts, changes or rejects the optimizer's proposals: nothing is
+assigned silently. Only the assigned engineer accepts, starts travel, checks in (meeting the ticket's on-site
+clock) and checks out; the customer confirms a done visit. Every change appends a WorkOrderEvent and an
+audit record. At most one active order per engineer: re-checked under row locks, and the partial unique
+index uq_work_orders_engineer_active catches whatever slips past.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from huoban.audit.service import record
+from huoban.config import get_settings
+from huoban.dispatch import inputs, optimizer, places
+from huoban.dispatch import repository as repo
+from huoban.dispatch.planning import Candidate, OrderInput, ProposalResult
+from huoban.dispatch.schemas import WorkOrderCreate
+from huoban.dispatch.travel import TravelModel
+from huoban.errors import Conflict, Forbidden, Invalid, NotFound
+from huoban.identity.actor import Actor
+from huoban.jobs.outbox import publish_event
+from huoban.models import (
+    CustomerSite,
+    DispatchPlan,
+    DispatchProposal,
+    Engineer,
+    Organization,
+    OrgKind,
+    Role,
+    SlaPolicy,
+    Ticket,
+    TicketEvent,
+    User,
+    WorkOrder,
+    WorkOrderEvent,
+)
+from huoban.models import utcnow as _utcnow
+from huoban.service_desk import repository as tickets
+from huoban.sla import clocks
+
+TRANSITIONS: dict[str, set[str]] = {
+    "proposed": {"assigned", "cancelled"},
+    "assigned": {"assigned", "accepted", "cancelled"},
+    "accepted": {"assigned", "travelling", "cancelled"},
+    "travelling": {"on_site", "cancelled"},
+    "on_site": {"done", "cancelled"},
+    "done": set(),
+    "cancelled": set(),
+}
+PLANNER_ROLES = (Role.admin, Role.dispatcher)
+CREATOR_ROLES = (Role.admin, Role.dispatcher, Role.agent)
+SKILL_REASONS = ("missing_skill", "missing_skill_combination")
+CERT_REASONS = ("missing_certification", "certification_expired")
+
+
+def utcnow() -> datetime:
+    return _utcnow()
+
+
+def is_planner(actor: Actor) -> bool:
+    return actor.is_operator and actor.has_role(*PLANNER_ROLES)
+
+
+def may_read_board(actor: Actor) -> bool:
+    return actor.is_operator and actor.has_role(*CREATOR_ROLES)
+
+
+def _require_planner(actor: Actor) -> None:
+    if not is_planner(actor):
+        raise Forbidden("Only dispatchers and operator admins plan and assign work orders.")
+
+
+def travel_model() -> TravelModel:
+    return TravelModel.from_settings(get_settings())
+
+
+def _event(session: Session, order: WorkOrder, actor: Actor | None, kind: str, *, old: str | None = None,
+           new: str | None = None, body: str | None = None, at: datetime | None = None) -> WorkOrderEvent:
+    event = WorkOrderEvent(work_order_id=order.id, at=at or utcnow(), actor_id=actor.user_id if actor else None,
+                           kind=kind, from_value=None if old is None else old[:64],
+                           to_value=None if new is None else new[:64], body=body)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _move(session: Session, actor: Actor, order: WorkOrder, target: str, now: datetime,
+          body: str | None = None) -> str:
+    """Change the status if the state machine allows it (409 otherwise); event, audit and webhook."""
+    old = order.status
+    if target not in TRANSITIONS.get(old, set()):
+        raise Conflict("A work order cannot go from %(old)s to %(new)s.", field="status", old=old, new=target)
+    order.status = target
+    order.updated_at = now
+    if old != target:
+        _event(session, order, actor, "status", old=old, new=target, body=body, at=now)
+        record(session, actor, "work_order.status", "work_order", order.id, before={"status": old},
+               after={"status": target})
+        publish_event(session, [order.customer_org_id], "work_order.status",
+                      {"work_order_id": order.id, "from": old, "to": target})
+    return old
+
+
+def _supersede(session: Session, order_ids: list[int], status: str = "superseded", actor: Actor | None = None,
+               note: str | None = None, now: datetime | None = None, keep: int | None = None) -> None:
+    """Close the pending proposals of these orders (all but `keep`)."""
+    if not order_ids:
+        return
+    stmt = update(DispatchProposal).where(
+        DispatchProposal.work_order_id.in_(order_ids), DispatchProposal.status == "pending")
+    if keep is not None:
+        stmt = stmt.where(DispatchProposal.id != keep)
+    values: dict[str, Any] = {"status": status}
+    if actor is not None:
+        values.update(decided_by_id=actor.user_id, decided_at=now or utcnow(), decision_note=note)
+    session.execute(stmt.values(**values).execution_options(synchronize_session=False))
+    session.flush()
+
+
+# --- creating ------------------------------------------------------------------------------------------------
+
+
+def create_work_order(session: Session, actor: Actor, data: WorkOrderCreate) -> WorkOrder:
+    """From a ticket that needs a visit, or standalone (planned maintenance) for a customer's site."""
+    if not (actor.is_operator and actor.has_role(*CREATOR_ROLES)):
+        raise Forbidden("Only dispatchers, service agents and operator admins create work orders.")
+    now = utcnow()
+    if data.ticket_id is not None:
+        order = _from_ticket(session, actor, data, now)
+    else:
+        if not is_planner(actor):
+            raise Forbidden("Service agents create work orders from tickets; planned visits are for dispatchers.")
+        order = _standalone(session, data, now)
+    order.required_skills = list(data.required_skills) or list(order.required_skills or [])
+    order.required_certification = data.required_certification
+    order.estimated_minutes = data.estimated_minutes
+    order.earliest_start_at = data.earliest_start_at or now
+    order.status = "proposed"
+    order.created_by_id = actor.user_id
+    order.created_at = order.updated_at = now
+    if order.arrival_due_at is not None and order.arrival_due_at < order.earliest_start_at:
+        raise Invalid("The arrival is due before the earliest start.", field="arrival_due_at")
+    session.add(order)
+    session.flush()
+    _event(session, order, actor, "created", new="proposed", at=now)
+    record(session, actor, "work_order.create", "work_order", order.id,
+           after={"title": order.title, "ticket_id": order.ticket_id, "customer_org_id": order.customer_org_id,
+                  "site_region_code": order.site_region_code, "priority": order.priority})
+    publish_event(session, [order.customer_org_id], "work_order.created",
+                  {"work_order_id": order.id, "ticket_id": order.ticket_id})
+    return order
+
+
+def _from_ticket(session: Session, actor: Actor, data: WorkOrderCreate, now: datetime) -> WorkOrder:
+    assert data.ticket_id is not None
+    ticket = tickets.get_ticket(session, actor, data.ticket_id, for_update=True)
+    if not ticket.on_site_required:
+        raise Invalid("This ticket needs no on-site visit.", field="ticket_id")
+    if ticket.status in ("resolved", "closed"):
+        raise Conflict("The ticket is already %(status)s.", field="ticket_id", status=ticket.status)
+    if data.customer_org_id not in (None, ticket.customer_org_id):
+        raise Invalid("The ticket belongs to another customer.", field="customer_org_id")
+    open_order = session.scalar(select(WorkOrder.id).where(
+        WorkOrder.ticket_id == ticket.id, WorkOrder.status.in_(repo.OPEN_STATES)))
+    if open_order is not None:
+        raise Conflict("The ticket already has open work order %(id)s.", field="ticket_id", id=open_order)
+    code = data.site_region_code or ticket.site_region_code
+    address = data.site_address or ticket.site_address
+    if not code and not address:
+        raise Invalid("The ticket names no site: give site_region_code or site_address.", field="site_region_code")
+    region = places.place(session, code, address, "site_region_code", "site_address")
+    due = inputs.on_site_due(session, [ticket.id]).get(ticket.id)
+    return WorkOrder(
+        ticket_id=ticket.id, customer_org_id=ticket.customer_org_id, title=data.title or ticket.title,
+        description=data.description or ticket.description, kind=data.kind or "repair", priority=ticket.priority,
+        site_region_code=region.code, site_address=address, site_longitude=region.longitude,
+        site_latitude=region.latitude, arrival_due_at=due,
+    )
+
+
+def _standalone(session: Session, data: WorkOrderCreate, now: datetime) -> WorkOrder:
+    site = None
+    if data.site_id is not None:
+        site = session.get(CustomerSite, data.site_id)
+        if site is None or data.customer_org_id not in (None, site.customer_org_id):
+            raise NotFound("Site not found.", field="site_id")
+    customer_id = data.customer_org_id if site is None else site.customer_org_id
+    if customer_id is None:
+        raise Invalid("Choose the customer this visit is for.", field="customer_org_id")
+    org = session.get(Organization, customer_id)
+    if org is None or org.kind != OrgKind.customer:
+        raise Invalid("Not a customer organization.", field="customer_org_id")
+    if not data.title:
+        raise Invalid("A planned visit needs a title.", field="title")
+    if site is not None and not data.site_region_code and not data.site_address:
+        code, address, lon, lat = site.region_code, site.address, site.longitude, site.latitude
+    else:
+        region = places.place(session, data.site_region_code, data.site_address, "site_region_code", "site_address")
+        code, address, lon, lat = region.code, data.site_address, region.longitude, region.latitude
+    return WorkOrder(
+        customer_org_id=org.id, site_id=site.id if site else None, title=data.title, description=data.description,
+        kind=data.kind or "maintenance", priority=data.priority or "P3", site_region_code=code,
+        site_address=address, site_longitude=lon, site_latitude=lat,
+        required_skills=list(site.required_skills or []) if site else [], arrival_due_at=data.arrival_due_at,
+    )
+
+
+# --- planning ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanOutcome:
+    plan: DispatchPlan
+    proposals: list[DispatchProposal]
+
+
+def _candidate_json(c: Candidate | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"engineer_id": c.engineer_id, "engineer": c.engineer_name, "organization": c.org_name,
+            "distance_km": c.distance_km, "travel_minutes": c.travel_minutes, "arrival_at": c.arrival_at.isoformat(),
+            "on_time": c.on_time, "late_minutes": c.late_minutes, "skills_matched": list(c.skills_matched)}
+
+
+def explanation(order: OrderInput, result: ProposalResult, travel: TravelModel) -> dict[str, Any]:
+    """Why this engineer (or nobody): skills matched, certification, distance band, travel, arrival against
+    due time, the runner-up and how many engineers qualified."""
+    c = result.chosen
+    return {
+        "engineer": c.engineer_name if c else None,
+        "organization": c.org_name if c else None,
+        "skills_matched": list(c.skills_matched) if c else [],
+        "required_skills": sorted(order.required_skills),
+        "certification": order.required_certification,
+        "band": travel.band(c.distance_km) if c else None,
+        "distance_km": c.distance_km if c else None,
+        "travel_minutes": c.travel_minutes if c else None,
+        "arrival_at": c.arrival_at.isoformat() if c else None,
+        "due_at": result.due_at.isoformat() if result.due_at else None,
+        "on_time": c.on_time if c else None,
+        "late_minutes": c.late_minutes if c else None,
+        "runner_up": _candidate_json(result.runner_up),
+        "qualified_count": result.qualified_count,
+        "reasons": list(result.reasons),
+    }
+
+
+def compute_plan(session: Session, actor: Actor, now: datetime | None = None) -> PlanOutcome:
+    """One optimizer round over the open (proposed) orders and the free engineers; nothing is written."""
+    _require_planner(actor)
+    now = now or utcnow()
+    orders = list(session.scalars(select(WorkOrder).where(WorkOrder.status == "proposed").order_by(WorkOrder.id)))
+    order_in = inputs.order_inputs(session, orders)
+    engineer_in = inputs.engineer_inputs(session, now)
+    travel = travel_model()
+    result = optimizer.plan(order_in, engineer_in, now, travel)
+    by_id = {o.id: o for o in order_in}
+    proposals = []
+    for r in result.proposals:
+        c = r.chosen
+        proposals.append(DispatchProposal(
+            work_order_id=r.order_id, engineer_id=c.engineer_id if c else None, status="pending",
+            distance_km=c.distance_km if c else None, travel_minutes=c.travel_minutes if c else None,
+            arrival_at=c.arrival_at if c else None, due_at=r.due_at, on_time=c.on_time if c else None,
+            explanation=explanation(by_id[r.order_id], r, travel), created_at=now,
+        ))
+    late = sum(1 for r in result.proposals if r.chosen is not None and r.chosen.on_time is False)
+    unassigned = sum(1 for r in result.proposals if r.chosen is None)
+    plan = DispatchPlan(
+        created_by_id=actor.user_id, planned_at=now, order_count=len(order_in), engineer_count=len(engineer_in),
+        on_time_count=result.on_time, late_count=late, unassigned_count=unassigned,
+        travel_minutes=result.travel_minutes, solve_ms=round(result.solve_seconds * 1000), created_at=now,
+    )
+    return PlanOutcome(plan, proposals)
+
+
+def plan_round(session: Session, actor: Actor, now: datetime | None = None, persist: bool = True) -> DispatchPlan:
+    """Run a round; when `persist`, store the plan and one proposal per open order (earlier pending proposals
+    of those orders become superseded). Use `repository.list_proposals(plan_id=...)` for the proposals."""
+    outcome = compute_plan(session, actor, now)
+    if persist:
+        persist_plan(session, actor, outcome)
+    return outcome.plan
+
+
+def persist_plan(session: Session, actor: Actor, outcome: PlanOutcome) -> PlanOutcome:
+    plan = outcome.plan
+    session.add(plan)
+    session.flush()
+    _supersede(session, [p.work_order_id for p in outcome.proposals])
+    for proposal in outcome.proposals:
+        proposal.plan_id = plan.id
+        session.add(proposal)
+    session.flush()
+    record(session, actor, "dispatch.plan", "dispatch_plan", plan.id,
+           after={"orders": plan.order_count, "engineers": plan.engineer_count, "on_time": plan.on_time_count,
+                  "late": plan.late_count, "unassigned": plan.unassigned_count})
+    return outcome
+
+
+# --- assigning -----------------------------------------------------------------------------------------------
+
+
+def _engineer_name(session: Session, engineer: Engineer) -> str:
+    return session.get_one(User, engineer.user_id).display_name
+
+
+def _estimate(session: Session, order: WorkOrder, engineer: Engineer, now: datetime, *, override: bool) -> Candidate:
+    """The engineer's estimate for the order if free and qualified now; else 409 (busy, away, no capacity, region)
+    or 422 (a missing skill or certification) naming engineer_id. An override ignores the regions served."""
+    name = _engineer_name(session, engineer)
+    if not engineer.is_active:
+        raise Conflict("%(name)s is not active.", field="engineer_id", name=name)
+    holding = repo.active_orders(session, [engineer.id]).get(engineer.id)
+    if holding is not None and holding != order.id:
+        raise Conflict("%(name)s already holds work order %(order)s.", field="engineer_id", name=name, order=holding)
+    found = inputs.engineer_inputs(session, now, [engineer], include_busy=True, ignore_regions=override)
+    if not found:
+        raise Conflict("%(name)s has no working time in the coming month.", field="engineer_id", name=name)
+    order_in = inputs.order_inputs(session, [order])[0]
+    travel = travel_model()
+    picks = optimizer.candidates(order_in, found, now, travel, limit=1)
+    if picks:
+        return picks[0]
+    why = optimizer.parse_reason(optimizer.unqualified_reason(order_in, found, now, travel) or "on_leave_or_busy")
+    listed = why["params"]
+    code, params = str(why["code"]), ", ".join(str(p) for p in listed) if isinstance(listed, list) else ""
+    if code in SKILL_REASONS:
+        raise Invalid("%(name)s lacks the skills this order needs: %(skills)s.", field="engineer_id", name=name,
+                      skills=", ".join(sorted(order_in.required_skills - found[0].skills)) or params)
+    if code == "missing_certification":
+        raise Invalid("%(name)s does not hold the certification %(cert)s.", field="engineer_id", name=name,
+                      cert=params)
+    if code == "certification_expired":
+        raise Invalid("%(name)s's certification %(cert)s has expired by the arrival.", field="engineer_id",
+                      name=name, cert=params)
+    if code == "region_not_served":
+        raise Conflict("%(name)s does not serve division %(code)s.", field="engineer_id", name=name, code=params)
+    if code == "no_capacity":
+        raise Conflict("%(name)s has reached today's maximum of work orders.", field="engineer_id", name=name)
+    raise Conflict("%(name)s is away (leave, training or booked) during the visit.", field="engineer_id", name=name)
+
+
+def _book(session: Session, actor: Actor, order: WorkOrder, engineer: Engineer, estimate: Candidate,
+          now: datetime) -> None:
+    """Set the order assigned to the engineer; the partial unique index turns a double booking into a 409."""
+    _move(session, actor, order, "assigned", now)
+    order.engineer_id = engineer.id
+    order.assigned_org_id = engineer.org_id
+    order.assigned_by_id = actor.user_id
+    order.assigned_at = now
+    order.accepted_at = None
+    order.planned_arrival_at = estimate.arrival_at
+    order.travel_minutes = estimate.travel_minutes
+    order.distance_km = estimate.distance_km
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("%(name)s already holds another active work order.", field="engineer_id",
+                       name=estimate.engineer_name) from exc
+
+
+def accept_proposal(session: Session, actor: Actor, proposal_id: int) -> WorkOrder:
+    """Assign the proposed engineer, after re-checking under locks that the engineer is still free and qualified."""
+    _require_planner(actor)
+    proposal = repo.get_proposal(session, actor, proposal_id, for_update=True)
+    if proposal.status != "pending":
+        raise Conflict("This proposal is already %(status)s.", field="status", status=proposal.status)
+    if proposal.engineer_id is None:
+        raise Conflict("This proposal has no engineer: assign one by hand.", field="engineer_id")
+    order = repo.get_work_order(session, actor, proposal.work_order_id, for_update=True)
+    if order.status != "proposed":
+        raise Conflict("A work order cannot go from %(old)s to %(new)s.", field="status", old=order.status,
+                       new="assigned")
+    engineer = repo.get_engineer(session, actor, proposal.engineer_id, for_update=True)
+    now = utcnow()
+    estimate = _estimate(session, order, engineer, now, override=False)
+    _book(session, actor, order, engineer, estimate, now)
+    proposal.status, proposal.decided_by_id, proposal.decided_at = "accepted", actor.user_id, now
+    _supersede(session, [order.id], keep=proposal.id)
+    _event(session, order, actor, "assigned", new=str(engineer.id), body=estimate.engineer_name, at=now)
+    record(session, actor, "dispatch.accept", "work_order", order.id,
+           after={"proposal_id": proposal.id, "engineer_id": engineer.id})
+    session.flush()
+    return order
+
+
+def reject_proposal(session: Session, actor: Actor, proposal_id: int, note: str | None) -> DispatchProposal:
+    _require_planner(actor)
+    proposal = repo.get_proposal(session, actor, proposal_id, for_update=True)
+    if proposal.status != "pending":
+        raise Conflict("This proposal is already %(status)s.", field="status", status=proposal.status)
+    now = utcnow()
+    proposal.status, proposal.decided_by_id, proposal.decided_at, proposal.decision_note = (
+        "rejected", actor.user_id, now, note)
+    order = session.get_one(WorkOrder, proposal.work_order_id)
+    _event(session, order, actor, "note", old=str(proposal.engineer_id) if proposal.engineer_id else None,
+           body=f"proposal {proposal.id} rejected" + (f": {note}" if note else ""), at=now)
+    record(session, actor, "dispatch.reject", "dispatch_proposal", proposal.id, after={"note": note})
+    session.flush()
+    return proposal
+
+
+def assign(session: Session, actor: Actor, work_order_id: int, engineer_id: int, note: str | None) -> WorkOrder:
+    """The dispatcher picks the engineer (a change of the proposal, or a reassignment before travel starts).
+    Refused with 422 when the engineer lacks a skill or certification, 409 when busy or away."""
+    _require_planner(actor)
+    order = repo.get_work_order(session, actor, work_order_id, for_update=True)
+    if "assigned" not in TRANSITIONS.get(order.status, set()):
+        raise Conflict("A work order cannot go from %(old)s to %(new)s.", field="status", old=order.status,
+                       new="assigned")
+    if order.engineer_id == engineer_id:
+        raise Conflict("The order is already assigned to this engineer.", field="engineer_id")
+    engineer = repo.get_engineer(session, actor, engineer_id, for_update=True)
+    now = utcnow()
+    estimate = _estimate(session, order, engineer, now, override=True)
+    pending = session.scalar(select(DispatchProposal).where(
+        DispatchProposal.work_order_id == order.id, DispatchProposal.status == "pending")
+        .order_by(DispatchProposal.id.desc()))
+    previous = order.engineer_id if order.status != "proposed" else (pending.engineer_id if pending else None)
+    _book(session, actor, order, engineer, estimate, now)
+    if pending is not None:
+        chosen = pending.engineer_id == engineer.id
+        pending.status = "accepted" if chosen else "rejected"
+        pending.decided_by_id, pending.decided_at = actor.user_id, now
+        pending.decision_note = note if chosen else (note or "changed by the dispatcher")
+        _supersede(session, [order.id], keep=pending.id)
+    kind = "override" if previous is not None and previous != engineer.id else "assigned"
+    _event(session, order, actor, kind, old=str(previous) if previous else None, new=str(engineer.id),
+           body=note or estimate.engineer_name, at=now)
+    record(session, actor, f"dispatch.{kind}", "work_order", order.id,
+           before={"engineer_id": previous}, after={"engineer_id": engineer.id, "note": note})
+    session.flush()
+    return order
+
+
+def candidates(session: Session, actor: Actor, work_order_id: int, limit: int = 10) -> list[Candidate]:
+    """Free qualified engineers for the order, least late first, then least travel: the dispatcher's pick list."""
+    order = repo.get_work_order(session, actor, work_order_id)
+    if not may_read_board(actor):
+        raise Forbidden("Only the provider's dispatch staff see candidate engineers.")
+    now = utcnow()
+    order_in = inputs.order_inputs(session, [order])[0]
+    return optimizer.candidates(order_in, inputs.engineer_inputs(session, now), now, travel_model(), limit=limit)
+
+
+# --- the engineer's steps, cancelling and the customer's confirmation ------------------------------------------
+
+
+def _own_order(session: Session, actor: Actor, work_order_id: int) -> WorkOrder:
+    order = repo.get_work_order(session, actor, work_order_id, for_update=True)
+    engineer = repo.engineer_of_user(session, actor.user_id)
+    if engineer is None or order.engineer_id != engineer.id:
+        raise Forbidden("Only the engineer assigned to this work order does this.")
+    return order
+
+
+def engineer_accept(session: Session, actor: Actor, work_order_id: int) -> WorkOrder:
+    order = _own_order(session, actor, work_order_id)
+    now = utcnow()
+    _move(session, actor, order, "accepted", now)
+    order.accepted_at = now
+    session.flush()
+    return order
+
+
+def start_travel(session: Session, actor: Actor, work_order_id: int) -> WorkOrder:
+    order = _own_order(session, actor, work_order_id)
+    now = utcnow()
+    _move(session, actor, order, "travelling", now)
+    order.travel_started_at = now
+    session.flush()
+    return order
+
+
+def check_in(session: Session, actor: Actor, work_order_id: int, at: datetime | None = None) -> WorkOrder:
+    """The engineer is on site: meets the ticket's on-site clock at that instant."""
+    order = _own_order(session, actor, work_order_id)
+    now = at or utcnow()
+    _move(session, actor, order, "on_site", now)
+    order.checked_in_at = now
+    if order.ticket_id is not None:
+        _meet_on_site_clock(session, actor, order.ticket_id, order.id, now)
+    session.flush()
+    return order
+
+
+def _meet_on_site_clock(session: Session, actor: Actor, ticket_id: int, order_id: int, now: datetime) -> None:
+    """Unscoped on purpose: a partner's engineer may not read tickets, but his check-in on the order that was
+    created from this ticket is what meets its on-site clock (as service_desk.record_arrival does)."""
+    ticket = session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    if ticket is None:
+        return
+    clocks.meet(session, ticket, session.get_one(SlaPolicy, ticket.sla_policy_id), "on_site", now)
+    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor_id=actor.user_id, kind="on_site", to_value="arrived",
+                            body=f"work order {order_id}", is_public=True))
+    ticket.updated_at = now
+    session.flush()
+    record(session, actor, "ticket.on_site", "ticket", ticket.id, after={"work_order_id": order_id})
+
+
+def check_out(session: Session, actor: Actor, work_order_id: int, notes: str, at: datetime | None = None
+              ) -> WorkOrder:
+    if not notes or not notes.strip():
+        raise Invalid("Write down what was done on site.", field="notes")
+    order = _own_order(session, actor, work_order_id)
+    now = at or utcnow()
+    _move(session, actor, order, "done", now, body=notes)
+    order.checked_out_at = now
+    order.work_notes = notes.strip()
+    session.flush()
+    return order
+
+
+def cancel(session: Session, actor: Actor, work_order_id: int, reason: str) -> WorkOrder:
+    _require_planner(actor)
+    if not reason or not reason.strip():
+        raise Invalid("Give a reason for cancelling.", field="reason")
+    order = repo.get_work_order(session, actor, work_order_id, for_update=True)
+    now = utcnow()
+    _move(session, actor, order, "cancelled", now, body=reason)
+    order.cancelled_at = now
+    order.cancel_reason = reason.strip()
+    _supersede(session, [order.id])
+    session.flush()
+    return order
+
+
+def confirm_visit(session: Session, actor: Actor, work_order_id: int, rating: int, comment: str | None
+                  ) -> WorkOrder:
+    """The customer confirms a done visit with a rating 1-5 and a comment, once."""
+    order = repo.get_work_order(session, actor, work_order_id, for_update=True)
+    if not actor.is_customer:
+        raise Forbidden("Only the customer confirms a visit.")
+    if order.status != "done":
+        raise Conflict("A visit is confirmed once it is done.", field="status")
+    if order.confirmed_at is not None:
+        raise Conflict("This visit is already confirmed.", field="status")
+    if not 1 <= rating <= 5:
+        raise Invalid("The rating is between 1 and 5.", field="rating")
+    now = utcnow()
+    order.confirmed_at, order.confirmed_by_id = now, actor.user_id
+    order.confirmation_rating, order.confirmation_comment = rating, comment
+    order.updated_at = now
+    _event(session, order, actor, "confirmed", new=str(rating), body=comment, at=now)
+    record(session, actor, "work_order.confirm", "work_order", order.id, after={"rating": rating})
+    session.flush()
+    return order
+
