@@ -29,6 +29,7 @@ UPLOAD_LIMITS = {
     r"/desk/new": 11 * 1024 * 1024,
     r"/api/v1/sla/calendars/\d+/import-xlsx": 1_100_000,
     r"/api/v1/engagements/\d+/requirements/import": 1_100_000,
+    r"/engagements/\d+/requirements/import": 1_100_000,
 }
 
 

@@ -1,7 +1,518 @@
-"""Filled in by the work in progress on this domain."""
+"""HTML pages of engagements for the provider: the list, a new engagement, one engagement (stages, consultations,
+requirement versions with their diff, Excel import and export, change orders, deliverables) and the effort report.
+
+The customer's side lives in `portal_pages` (included here). Pages read through the repository's scoping and the
+services, and change rows only through the services, each form post inside a savepoint: bad input rolls the
+savepoint back and shows the page again with the message, changing nothing.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-router = APIRouter()
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huoban.deps import DbSession
+from huoban.engagements import excel, portal_pages, reports, requirements, service
+from huoban.engagements.repository import get_engagement
+from huoban.engagements.requirements_schemas import ChangeOrderCreate, DeliverableCreate, ItemIn
+from huoban.engagements.schemas import ConsultationCreate, EngagementCreate, ParticipantIn, StageIn
+from huoban.engagements.views import (
+    MAX_ID,
+    FieldErrors,
+    RowId,
+    export_response,
+    form_errors,
+    people,
+    show_page,
+    version_rows,
+)
+from huoban.errors import HuobanError, Invalid, NotFound
+from huoban.identity import repository as identity_repository
+from huoban.identity.actor import Actor
+from huoban.identity.pages import INDUSTRIES
+from huoban.models import Engagement, Organization, OrgKind, Region, User
+from huoban.web.labels import N_
+from huoban.web.pages import CsrfChecked, PageActor
+
+router = APIRouter(include_in_schema=False)
+router.include_router(portal_pages.router)
+
+STAGES = ("inquiry", "consulting", "proposal", "bidding", "won", "lost", "delivering", "accepted", "closed")
+KINDS = ("meeting", "call", "site_visit", "workshop")
+SIDES = ("provider", "customer", "partner")
+PRIORITIES = ("must", "should", "could")
+GROUPS = ("person", "engagement", "customer", "quarter")
+PER_PAGE = 50
+BLANK_ITEM_ROWS = 2
+BLANK_PARTICIPANT_ROWS = 3
+ROW_FIELD = re.compile(r"^(items|people)-(\d{1,3})-(\w+)$")
+
+Text = Annotated[str, Query(max_length=100)]
+
+_LABELS = [
+    N_("stage:inquiry"), N_("stage:consulting"), N_("stage:proposal"), N_("stage:bidding"), N_("stage:won"),
+    N_("stage:lost"), N_("stage:delivering"), N_("stage:accepted"), N_("stage:closed"),
+    N_("consultation:meeting"), N_("consultation:call"), N_("consultation:site_visit"), N_("consultation:workshop"),
+    N_("side:provider"), N_("side:customer"), N_("side:partner"),
+    N_("priority:must"), N_("priority:should"), N_("priority:could"),
+    N_("version:submitted"), N_("version:signed"), N_("version:returned"), N_("version:superseded"),
+    N_("version:proposed-change"), N_("version:rejected-change"),
+    N_("change:pending"), N_("change:approved"), N_("change:rejected"),
+    N_("deliverable:pending"), N_("deliverable:submitted"), N_("deliverable:accepted"), N_("deliverable:rejected"),
+    N_("group:person"), N_("group:engagement"), N_("group:customer"), N_("group:quarter"),
+    N_("score-by:engagement"), N_("score-by:provider"), N_("score-by:customer"),
+    N_("field:title"), N_("field:description"), N_("field:acceptance_criteria"), N_("field:priority"),
+    N_("field:owner"),
+]
+
+
+# --- who may use the provider's side ---------------------------------------------------------------
+
+
+def _provider(actor: Actor) -> None:
+    """The provider's pages are for operators; customers have the portal, partners see no engagements yet."""
+    if not actor.is_operator:
+        raise NotFound("Engagement not found.")
+
+
+def _operators(session: Session) -> list[User]:
+    return list(session.scalars(
+        select(User).join(Organization, Organization.id == User.org_id)
+        .where(Organization.kind == OrgKind.operator, User.is_active.is_(True)).order_by(User.display_name)))
+
+
+def _sales(session: Session) -> list[User]:
+    return [u for u in _operators(session) if u.role in {str(r) for r in service.SALES_ROLES}]
+
+
+def _customers(session: Session, actor: Actor) -> list[Organization]:
+    rows, _total = identity_repository.list_orgs(session, actor, kind=OrgKind.customer, limit=1000)
+    return [o for o in rows if o.is_active]
+
+
+def _org_users(session: Session, org_id: int) -> list[User]:
+    return list(session.scalars(select(User).where(User.org_id == org_id, User.is_active.is_(True))
+                                .order_by(User.display_name)))
+
+
+def _int(value: str, field: str) -> int | None:
+    if not value.strip():
+        return None
+    number = int(value) if value.strip().isdigit() else 0
+    if not 0 < number <= MAX_ID:
+        raise Invalid("Choose one of the offered options.", field=field)
+    return number
+
+
+def _fen(value: str, field: str, *, signed: bool = False) -> int | None:
+    """Yuan as typed (1,234.5) to integer fen; at most two decimals."""
+    text = value.strip().replace(",", "").replace("，", "")
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")) or (amount < 0 and not signed):
+        raise Invalid("Enter an amount in yuan with at most two decimals.", field=field)
+    return int(amount * 100)
+
+
+def _hours_to_minutes(value: str, field: str) -> int:
+    text = value.strip()
+    if not text:
+        return 0
+    try:
+        hours = Decimal(text)
+    except InvalidOperation:
+        hours = Decimal("NaN")
+    if not hours.is_finite() or hours < 0 or hours > 1000:
+        raise Invalid("Enter hours as a number from 0 to 1000.", field=field)
+    return int((hours * 60).to_integral_value())
+
+
+def _rows(form: Any, prefix: str) -> list[dict[str, str]]:
+    """Rows of a repeating form part (`items-3-title`), in row order."""
+    rows: dict[int, dict[str, str]] = {}
+    for name, value in form.multi_items():
+        match = ROW_FIELD.match(name)
+        if match and match.group(1) == prefix and isinstance(value, str):
+            rows.setdefault(int(match.group(2)), {})[match.group(3)] = value.strip() if match.group(3) != \
+                "description" else value
+    return [rows[i] for i in sorted(rows)]
+
+
+def _item_rows(form: Any) -> list[dict[str, str]]:
+    """The items the editor keeps: rows with a title or a key that are not marked for removal."""
+    return [r for r in _rows(form, "items") if not r.get("remove") and (r.get("title") or r.get("key"))]
+
+
+def _items_in(rows: list[dict[str, str]]) -> list[ItemIn]:
+    out: list[ItemIn] = []
+    errors: dict[str, str] = {}
+    for index, row in enumerate(rows):
+        try:
+            owner = _int(row.get("owner_id", ""), f"items.{index}.owner_id")
+            out.append(ItemIn(key=row.get("key") or None, title=row.get("title", ""),
+                              description=(row.get("description") or "").strip() or None,
+                              acceptance_criteria=(row.get("acceptance_criteria") or "").strip() or None,
+                              priority=row.get("priority") or "should", owner_id=owner))
+        except ValidationError as exc:
+            errors.update((f"items.{index}.{'.'.join(str(p) for p in e['loc'])}", e["msg"]) for e in exc.errors())
+        except Invalid as exc:
+            errors[exc.field or f"items.{index}"] = exc.message
+    if errors:
+        raise FieldErrors(errors)
+    if not out:
+        raise Invalid("Add at least one requirement item.", field="items")
+    return out
+
+
+def _item_values(version_items: list[Any]) -> list[dict[str, Any]]:
+    return [{"key": i.key, "title": i.title, "description": i.description or "",
+             "acceptance_criteria": i.acceptance_criteria or "", "priority": i.priority,
+             "owner_id": str(i.owner_id or "")} for i in version_items]
+
+
+# --- the list ----------------------------------------------------------------------------------------
+
+
+@router.get("/engagements", response_class=HTMLResponse)
+def engagement_list(
+    request: Request, session: DbSession, actor: PageActor, stage: Text = "", customer: Text = "",
+    owner: Text = "", q: Text = "", page: Annotated[int, Query(ge=1, le=10000)] = 1,
+) -> Response:
+    """Engagements newest first, with how many are in each stage under the other filters."""
+    if actor.is_customer:
+        return RedirectResponse("/portal/engagements", status_code=303)
+    _provider(actor)
+    base = service.EngagementFilter(
+        customer_org_id=int(customer) if customer.isdigit() and int(customer) <= MAX_ID else None,
+        owner_id=int(owner) if owner.isdigit() and int(owner) <= MAX_ID else None, q=q.strip() or None)
+    counts = {}
+    for s in STAGES:
+        base.stage = [s]
+        counts[s] = service.list_engagements(session, actor, base, limit=1)[1]
+    base.stage = [stage] if stage in STAGES else None
+    rows, total = service.list_engagements(session, actor, base, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    orgs = {o.id: o for o in _customers(session, actor)}
+    return show_page(request, "engagements/list.html", {
+        "engagements": rows, "total": total, "counts": counts, "stages": STAGES, "page": page, "per_page": PER_PAGE,
+        "qs": {"stage": stage, "customer": customer, "owner": owner, "q": q},
+        "query": urlencode({"stage": stage, "customer": customer, "owner": owner, "q": q}),
+        "customers": list(orgs.values()), "orgs": orgs, "owners": _sales(session),
+        "people": people(session, {e.owner_id for e in rows}),
+    })
+
+
+# --- a new engagement --------------------------------------------------------------------------------
+
+
+def _new_form(request: Request, session: Session, actor: Actor, values: dict[str, Any], *,
+              message: str | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    return show_page(request, "engagements/new.html", {
+        "values": values, "message": message, "errors": errors or {}, "customers": _customers(session, actor),
+        "sales": _sales(session), "industries": INDUSTRIES,
+    }, status_code=status)
+
+
+@router.get("/engagements/new", response_class=HTMLResponse)
+def new_engagement_form(request: Request, session: DbSession, actor: PageActor) -> Response:
+    _provider(actor)
+    return _new_form(request, session, actor, {"owner_id": str(actor.user_id), "member_ids": []})
+
+
+@router.post("/engagements/new", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def create_engagement(request: Request, session: DbSession, actor: PageActor) -> Response:
+    _provider(actor)
+    form = await request.form()
+    values: dict[str, Any] = {k: str(form.get(k) or "") for k in (
+        "customer_org_id", "title", "goal", "budget_min", "budget_max", "industry", "region_code", "owner_id")}
+    values["member_ids"] = [str(v) for v in form.getlist("member_ids")]
+    try:
+        with session.begin_nested():
+            data = EngagementCreate(
+                customer_org_id=_int(values["customer_org_id"], "customer_org_id"), title=values["title"].strip(),
+                goal=values["goal"].strip(), budget_min_fen=_fen(values["budget_min"], "budget_min_fen"),
+                budget_max_fen=_fen(values["budget_max"], "budget_max_fen"), industry=values["industry"] or None,
+                region_code=values["region_code"].strip() or None, owner_id=_int(values["owner_id"], "owner_id"),
+                member_ids=[n for i, v in enumerate(values["member_ids"]) if (n := _int(v, f"member_ids.{i}"))])
+            engagement = service.create_engagement(session, actor, data)
+    except (HuobanError, ValidationError) as exc:
+        message, errors, status = form_errors(request, exc)
+        return _new_form(request, session, actor, values, message=message, errors=errors, status=status)
+    return RedirectResponse(f"/engagements/{engagement.id}", status_code=303)
+
+
+# --- one engagement ----------------------------------------------------------------------------------
+
+
+def _detail(request: Request, session: Session, actor: Actor, engagement: Engagement, *,
+            values: dict[str, Any] | None = None, message: str | None = None, errors: dict[str, str] | None = None,
+            status: int = 200, row_errors: list[dict[str, Any]] | None = None) -> Response:
+    consultations, _total = service.list_consultations(session, actor, engagement.id, limit=200)
+    participants = service.participants(session, [c.id for c in consultations])
+    events = service.events(session, actor, engagement)
+    members = service.members(session, engagement)
+    versions = version_rows(session, engagement)
+    orders = requirements.change_orders(session, engagement)
+    deliverables = requirements.deliverables(session, engagement)
+    current = requirements.current_version(session, engagement)
+    ids = {engagement.owner_id, *(m.user_id for m in members), *(e.actor_id for e in events),
+           *(v.version.created_by_id for v in versions), *(v.version.decided_by_id for v in versions),
+           *(o.requested_by_id for o in orders), *(d.decided_by_id for d in deliverables)}
+    orgs = {o.id: o for o in session.scalars(select(Organization).where(
+        Organization.kind.in_((OrgKind.operator, OrgKind.partner)), Organization.is_active.is_(True))
+        .order_by(Organization.kind, Organization.name))}
+    values = values or {}
+    return show_page(request, "engagements/detail.html", {
+        "engagement": engagement, "customer": session.get(Organization, engagement.customer_org_id),
+        "region": session.get(Region, engagement.region_code) if engagement.region_code else None,
+        "members": members, "events": events, "consultations": consultations, "participants": participants,
+        "versions": versions, "by_id": {v.version.id: v.version for v in versions}, "orders": orders,
+        "deliverables": deliverables, "current": current,
+        "current_items": requirements.items(session, current) if current else [],
+        "people": people(session, ids), "orgs": orgs,
+        "moves": sorted(service.TRANSITIONS.get(engagement.stage, set()), key=STAGES.index),
+        "kinds": KINDS, "sides": SIDES, "blank_people": BLANK_PARTICIPANT_ROWS,
+        "participant_users": _operators(session) + _org_users(session, engagement.customer_org_id),
+        "values": values, "message": message, "errors": errors or {}, "row_errors": row_errors or [],
+        "today": date.today().isoformat(), "is_sales": service.is_sales(actor),
+        "change_mode": engagement.stage in requirements.WON_STAGES and current is not None,
+    }, status_code=status)
+
+
+def _engagement(session: Session, actor: Actor, engagement_id: int) -> Engagement:
+    return get_engagement(session, actor, engagement_id)
+
+
+@router.get("/engagements/reports/effort", response_class=HTMLResponse)
+def effort_page(
+    request: Request, session: DbSession, actor: PageActor, group_by: Text = "person", since: Text = "",
+    until: Text = "",
+) -> Response:
+    """Pre-sales effort by person, engagement, customer or quarter; the age of open engagements per stage."""
+    _provider(actor)
+    group = group_by if group_by in GROUPS else "person"
+    message = None
+    try:
+        start = date.fromisoformat(since) if since else None
+        end = date.fromisoformat(until) if until else None
+        effort = reports.effort_report(session, actor, group, start, end)
+    except (ValueError, HuobanError) as exc:
+        message = form_errors(request, exc if isinstance(exc, HuobanError) else
+                              Invalid("Enter dates as YYYY-MM-DD.", field="since"))[0]
+        effort = reports.effort_report(session, actor, group)
+    ages = reports.stage_age_report(session, actor)
+    orgs = {o.id: o for o in _customers(session, actor)}
+    return show_page(request, "engagements/effort.html", {
+        "effort": effort, "ages": ages, "groups": GROUPS, "group_by": group, "since": since, "until": until,
+        "orgs": orgs, "message": message, "scores": {by: requirements.scores(session, actor, by)
+                                                     for by in ("engagement", "provider", "customer")},
+    }, status_code=422 if message else 200)
+
+
+@router.get("/engagements/{engagement_id}", response_class=HTMLResponse)
+def engagement_page(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
+    if actor.is_customer:
+        get_engagement(session, actor, engagement_id)  # another customer's engagement is a 404
+        return RedirectResponse(f"/portal/engagements/{engagement_id}", status_code=303)
+    _provider(actor)
+    return _detail(request, session, actor, _engagement(session, actor, engagement_id))
+
+
+def _act(request: Request, session: Session, actor: Actor, engagement_id: int, values: dict[str, Any],
+         action: Callable[[], Any], anchor: str = "", *, redirect: str | None = None) -> Response:
+    """Run one change on an engagement the operator can see; on bad input show the page again, unchanged."""
+    _provider(actor)
+    get_engagement(session, actor, engagement_id)
+    try:
+        with session.begin_nested():
+            action()
+    except (HuobanError, ValidationError) as exc:
+        message, errors, status = form_errors(request, exc)
+        session.expire_all()
+        row_errors = exc.errors if isinstance(exc, excel.RowErrors) else None
+        return _detail(request, session, actor, get_engagement(session, actor, engagement_id), values=values,
+                       message=message, errors=errors, status=status, row_errors=row_errors)
+    return RedirectResponse(redirect or f"/engagements/{engagement_id}{anchor}", status_code=303)
+
+
+@router.post("/engagements/{engagement_id}/stage", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def move_stage(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
+    form = await request.form()
+    stage, reason = str(form.get("stage") or ""), str(form.get("reason") or "").strip()
+    return _act(request, session, actor, engagement_id, {"stage": stage, "reason": reason},
+                lambda: service.change_stage(session, actor, engagement_id,
+                                             StageIn(stage=stage, reason=reason or None)),
+                "#stage")
+
+
+@router.post("/engagements/{engagement_id}/consultations", response_class=HTMLResponse,
+             dependencies=[CsrfChecked])
+async def record_consultation(request: Request, session: DbSession, actor: PageActor,
+                              engagement_id: RowId) -> Response:
+    form = await request.form()
+    values: dict[str, Any] = {k: str(form.get(k) or "") for k in ("kind", "held_on", "title", "minutes",
+                                                                   "follow_ups")}
+    rows = [r for r in _rows(form, "people") if r.get("user_id") or r.get("name")]
+    values["people"] = rows
+
+    def go() -> None:
+        try:
+            held = date.fromisoformat(values["held_on"])
+        except ValueError:
+            raise Invalid("Enter the date as YYYY-MM-DD.", field="held_on") from None
+        participants = [
+            ParticipantIn(user_id=_int(r.get("user_id", ""), f"participants.{i}.user_id"),
+                          name=r.get("name") or None, side=r.get("side") or "provider",
+                          effort_minutes=_hours_to_minutes(r.get("hours", ""), f"participants.{i}.effort_minutes"))
+            for i, r in enumerate(rows)]
+        service.add_consultation(session, actor, engagement_id, ConsultationCreate(
+            kind=values["kind"], held_on=held, title=values["title"].strip(),
+            minutes=values["minutes"].strip() or None, follow_ups=values["follow_ups"].strip() or None,
+            participants=participants))
+
+    return _act(request, session, actor, engagement_id, {"consultation": values}, go, "#consultations")
+
+
+# --- requirements ------------------------------------------------------------------------------------
+
+
+def _editor(request: Request, session: Session, actor: Actor, engagement: Engagement, *,
+            values: dict[str, Any] | None = None, message: str | None = None, errors: dict[str, str] | None = None,
+            status: int = 200) -> Response:
+    latest = requirements.latest_version(session, engagement)
+    current = requirements.current_version(session, engagement)
+    change_mode = engagement.stage in requirements.WON_STAGES and current is not None
+    base = current if change_mode else latest
+    if values is None:
+        values = {"items": _item_values(requirements.items(session, base)) if base else [], "note": ""}
+    return show_page(request, "engagements/edit.html", {
+        "engagement": engagement, "values": values, "message": message, "errors": errors or {},
+        "base": base, "change_mode": change_mode, "priorities": PRIORITIES, "blank_rows": BLANK_ITEM_ROWS,
+        "owners": _operators(session) + _org_users(session, engagement.customer_org_id),
+        "next_number": (latest.number if latest else 0) + 1,
+    }, status_code=status)
+
+
+@router.get("/engagements/{engagement_id}/requirements/edit", response_class=HTMLResponse)
+def edit_requirements(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
+    """The item set of the latest version (or, once won, of the signed one) to edit into the next version."""
+    _provider(actor)
+    return _editor(request, session, actor, _engagement(session, actor, engagement_id))
+
+
+@router.post("/engagements/{engagement_id}/requirements", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def propose_requirements(request: Request, session: DbSession, actor: PageActor,
+                               engagement_id: RowId) -> Response:
+    """A new version with the edited item set, submitted for the customer's sign-off; after winning, a change
+    order with its effort and price impact."""
+    _provider(actor)
+    engagement = _engagement(session, actor, engagement_id)
+    form = await request.form()
+    rows = _item_rows(form)
+    values: dict[str, Any] = {"items": rows, **{k: str(form.get(k) or "") for k in (
+        "note", "reason", "effort_hours", "price_impact")}}
+    try:
+        with session.begin_nested():
+            items = _items_in(rows)
+            note = values["note"].strip() or None
+            if form.get("mode") == "change":
+                effort = values["effort_hours"].strip()
+                if not effort.isdigit():
+                    raise Invalid("Enter the effort in whole hours.", field="effort_hours")
+                requirements.propose_change(session, actor, engagement_id, ChangeOrderCreate(
+                    items=items, note=note, reason=values["reason"].strip(), effort_hours=int(effort),
+                    price_impact_fen=_fen(values["price_impact"], "price_impact_fen", signed=True) or 0))
+            else:
+                requirements.propose_version(session, actor, engagement_id, items, note)
+    except (HuobanError, ValidationError) as exc:
+        message, errors, status = form_errors(request, exc)
+        session.expire_all()
+        return _editor(request, session, actor, _engagement(session, actor, engagement_id), values=values,
+                       message=message, errors=errors, status=status)
+    anchor = "#change-orders" if form.get("mode") == "change" else "#requirements"
+    return RedirectResponse(f"/engagements/{engagement.id}{anchor}", status_code=303)
+
+
+@router.post("/engagements/{engagement_id}/requirements/import", response_class=HTMLResponse,
+             dependencies=[CsrfChecked])
+def import_requirements(
+    request: Request, session: DbSession, actor: PageActor, engagement_id: RowId,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """A new version from an .xlsx; a bad file is refused whole, every bad row listed."""
+    def go() -> None:
+        if file is None or not file.filename:
+            raise Invalid("Choose an .xlsx file.", field="file")
+        data = file.file.read(excel.MAX_BYTES + 1)
+        engagement = get_engagement(session, actor, engagement_id)
+        requirements.may_propose(actor, engagement)
+        requirements.propose_version(session, actor, engagement_id, excel.read_items(data), "Imported from Excel")
+
+    return _act(request, session, actor, engagement_id, {}, go, "#requirements")
+
+
+@router.get("/engagements/{engagement_id}/requirements/diff", response_class=HTMLResponse)
+def diff_page(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId,
+              from_: Annotated[int | None, Query(alias="from", ge=1, le=1_000_000)] = None,
+              to: Annotated[int | None, Query(ge=1, le=1_000_000)] = None) -> Response:
+    _provider(actor)
+    return portal_pages.diff_view(request, session, actor, _engagement(session, actor, engagement_id), from_, to,
+                                  "/engagements")
+
+
+@router.get("/engagements/{engagement_id}/requirements/{number}", response_class=HTMLResponse)
+def version_page(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId,
+                 number: Annotated[int, Path(ge=1, le=1_000_000)]) -> Response:
+    _provider(actor)
+    return portal_pages.version_view(request, session, actor, _engagement(session, actor, engagement_id), number,
+                                     "/engagements")
+
+
+@router.get("/engagements/{engagement_id}/requirements/{number}/export.xlsx")
+def export_version(session: DbSession, actor: PageActor, engagement_id: RowId,
+                   number: Annotated[int, Path(ge=1, le=1_000_000)]) -> Response:
+    _provider(actor)
+    return export_response(session, _engagement(session, actor, engagement_id), number)
+
+
+# --- deliverables ------------------------------------------------------------------------------------
+
+
+@router.post("/engagements/{engagement_id}/deliverables", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def create_deliverable(request: Request, session: DbSession, actor: PageActor,
+                             engagement_id: RowId) -> Response:
+    form = await request.form()
+    values: dict[str, Any] = {"title": str(form.get("title") or ""), "description": str(form.get("description") or ""),
+              "item_keys": [str(k) for k in form.getlist("item_keys")],
+              "delivered_by_org_id": str(form.get("delivered_by_org_id") or "")}
+
+    def go() -> None:
+        requirements.create_deliverable(session, actor, engagement_id, DeliverableCreate(
+            title=values["title"].strip(), description=str(values["description"]).strip() or None,
+            item_keys=values["item_keys"],
+            delivered_by_org_id=_int(str(values["delivered_by_org_id"]), "delivered_by_org_id") or 0))
+
+    return _act(request, session, actor, engagement_id, {"deliverable": values}, go, "#deliverables")
+
+
+@router.post("/engagements/{engagement_id}/deliverables/{deliverable_id}/submit", response_class=HTMLResponse,
+             dependencies=[CsrfChecked])
+def submit_deliverable(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId,
+                       deliverable_id: RowId) -> Response:
+    return _act(request, session, actor, engagement_id, {},
+                lambda: requirements.submit_deliverable(session, actor, engagement_id, deliverable_id),
+                "#deliverables")
+
