@@ -1,0 +1,431 @@
+"""Coverage: how fast the best qualified engineer could reach each county, and where customers' sites are out
+of reach of their contract's on-site target (with the partners that could close each gap).
+
+Arrival is measured from the engineer's home base with the dispatch travel model (`travel.TravelModel`), as if
+the engineer left now: absences, bookings and the day's capacity do not count, because coverage is about the
+network, not today's roster. An engineer qualifies for a place when active, holding every skill asked for,
+holding the certification asked for with a certificate valid today (China time), and serving the place's
+division (the optimizer's prefix rules).
+
+Who sees what: operators who plan or sell support (admin, dispatcher, ecosystem_manager, account_manager,
+agent) see every engineer and every customer's gaps; a partner's admin and engineers see county coverage by
+their own partner's engineers only and no gaps (403: gaps are about customers' sites); customer users see the
+gaps at their own organization's sites only (another customer's id is a 404), and no county coverage (403).
+The on-site target is the customer's P1 "on_site" minutes from `huoban.sla.store.policy_for_customer`, read
+as minutes of travel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huoban.config import get_settings
+from huoban.dispatch.optimizer import regions_matrix, skills_matrix
+from huoban.dispatch.travel import TravelModel, distance_matrix_km
+from huoban.errors import Forbidden, Invalid, NotFound
+from huoban.identity.actor import Actor
+from huoban.models import (
+    CustomerSite,
+    Engineer,
+    EngineerCertification,
+    Organization,
+    OrgKind,
+    Region,
+    Role,
+    Ticket,
+    User,
+)
+from huoban.sla.store import policy_for_customer
+
+OPERATOR_ROLES = (Role.admin, Role.dispatcher, Role.ecosystem_manager, Role.account_manager, Role.agent)
+PARTNER_ROLES = (Role.partner_admin, Role.partner_engineer)
+CUSTOMER_ROLES = (Role.customer_admin, Role.customer_member)
+DEFAULT_TARGET_MINUTES = 240
+MAX_TARGET_MINUTES = 7 * 24 * 60
+PARTNERS_PER_GAP = 5
+SKILL = re.compile(r"[a-z][a-z0-9_]{0,31}")
+PROVINCE = re.compile(r"[0-9]{2}(0000)?")
+
+
+@dataclass(frozen=True)
+class CoverageEngineer:
+    """An engineer as coverage needs them: where they live, what they can do and where they go."""
+
+    id: int
+    name: str
+    org_id: int
+    org_name: str
+    org_kind: str
+    longitude: float
+    latitude: float
+    skills: frozenset[str]
+    certifications: dict[str, date | None]
+    regions_served: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Place:
+    """A point to reach: a county seat, a customer site or the county of a ticket needing a visit."""
+
+    region_code: str
+    longitude: float
+    latitude: float
+    required_skills: frozenset[str] = frozenset()
+    certification: str | None = None
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The best qualified engineer for one place, or none."""
+
+    minutes: int | None
+    distance_km: float | None
+    engineer: CoverageEngineer | None
+
+
+@dataclass
+class CountyCoverage:
+    code: str
+    name: str
+    full_name: str
+    province_code: str
+    longitude: float
+    latitude: float
+    best_minutes: int | None
+    distance_km: float | None
+    engineer_id: int | None
+    engineer_name: str | None
+    org_id: int | None
+    org_name: str | None
+    meets: bool
+
+
+@dataclass
+class CountyReport:
+    skill: str | None
+    certification: str | None
+    target_minutes: int
+    province: str | None
+    engineers: int
+    counties: list[CountyCoverage]
+
+    @property
+    def met(self) -> int:
+        return sum(1 for c in self.counties if c.meets)
+
+    @property
+    def unreachable(self) -> int:
+        return sum(1 for c in self.counties if c.best_minutes is None)
+
+
+@dataclass
+class PartnerOption:
+    """A partner that could close a gap: how fast its nearest engineer (any skill) could arrive, and whether
+    the partner is based in the gap's province."""
+
+    org_id: int
+    name: str
+    nearest_minutes: int | None
+    engineer_name: str | None
+    same_province: bool
+    within_target: bool
+
+
+@dataclass
+class Gap:
+    kind: str  # site | ticket_county
+    site_id: int | None
+    site_name: str
+    region_code: str
+    region_name: str
+    longitude: float
+    latitude: float
+    required_skills: list[str]
+    best_minutes: int | None  # None: no qualified engineer at all
+    engineer_name: str | None
+    engineer_org_name: str | None
+    shortfall_minutes: int | None
+    partners: list[PartnerOption] = field(default_factory=list)
+
+
+@dataclass
+class CustomerGaps:
+    customer_org_id: int
+    customer_name: str
+    policy_name: str
+    target_minutes: int
+    places_checked: int
+    gaps: list[Gap]
+
+
+# --- the computation, on plain values -------------------------------------------------------------------------
+
+
+def best_reach(places: Sequence[Place], engineers: Sequence[CoverageEngineer], travel: TravelModel,
+               today: date, *, any_skill: bool = False) -> list[Reach]:
+    """For each place, the qualified engineer with the shortest trip (ties: lowest engineer id). With
+    `any_skill`, only being active and near counts (who could go at all, e.g. after training)."""
+    if not places:
+        return []
+    if not engineers:
+        return [Reach(None, None, None)] * len(places)
+    dist = distance_matrix_km([p.longitude for p in places], [p.latitude for p in places],
+                              [e.longitude for e in engineers], [e.latitude for e in engineers])
+    minutes = travel.minutes_array(dist).astype(np.float64)
+    if not any_skill:
+        ok = skills_matrix([p.required_skills for p in places], [e.skills for e in engineers])
+        ok &= regions_matrix([p.region_code for p in places], [e.regions_served for e in engineers])
+        ok &= _certified(places, engineers, today)
+        minutes[~ok] = np.inf
+    best = np.argmin(minutes, axis=1)  # engineers are sorted by id, so ties go to the lowest id
+    rows = np.arange(len(places))
+    out = []
+    for i, j in zip(rows, best, strict=True):
+        if np.isinf(minutes[i, j]):
+            out.append(Reach(None, None, None))
+        else:
+            out.append(Reach(int(minutes[i, j]), round(float(dist[i, j]), 1), engineers[int(j)]))
+    return out
+
+
+def _valid(expires: date | None, today: date) -> bool:
+    return expires is None or expires >= today
+
+
+def _certified(places: Sequence[Place], engineers: Sequence[CoverageEngineer], today: date) -> NDArray[np.bool_]:
+    ok = np.ones((len(places), len(engineers)), dtype=bool)
+    for name in {p.certification for p in places if p.certification}:
+        rows = np.array([p.certification == name for p in places])
+        holds = np.array([name in e.certifications and _valid(e.certifications[name], today) for e in engineers])
+        ok[rows] &= holds[None, :]
+    return ok
+
+
+# --- reading the database -----------------------------------------------------------------------------------
+
+
+def _today() -> date:
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+
+
+def _travel() -> TravelModel:
+    return TravelModel.from_settings(get_settings())
+
+
+def load_engineers(session: Session, org_id: int | None = None) -> list[CoverageEngineer]:
+    """Active engineers of active organizations, by id; only `org_id`'s when given."""
+    stmt = (
+        select(Engineer, User.display_name, Organization.name, Organization.kind)
+        .join(User, User.id == Engineer.user_id)
+        .join(Organization, Organization.id == Engineer.org_id)
+        .where(Engineer.is_active.is_(True), User.is_active.is_(True), Organization.is_active.is_(True))
+        .order_by(Engineer.id)
+    )
+    if org_id is not None:
+        stmt = stmt.where(Engineer.org_id == org_id)
+    rows = session.execute(stmt).all()
+    certs: dict[int, dict[str, date | None]] = {}
+    ids = [row[0].id for row in rows]
+    for start in range(0, len(ids), 500):
+        for cert in session.scalars(
+            select(EngineerCertification).where(EngineerCertification.engineer_id.in_(ids[start:start + 500]))
+        ):
+            held = certs.setdefault(cert.engineer_id, {})
+            held[cert.name] = _longest(held[cert.name], cert.expires_on) if cert.name in held else cert.expires_on
+    return [
+        CoverageEngineer(
+            id=e.id, name=name, org_id=e.org_id, org_name=org_name, org_kind=kind,
+            longitude=e.home_longitude, latitude=e.home_latitude, skills=frozenset(e.skills or ()),
+            certifications=certs.get(e.id, {}), regions_served=tuple(e.regions_served or ()),
+        )
+        for e, name, org_name, kind in rows
+    ]
+
+
+def _longest(a: date | None, b: date | None) -> date | None:
+    """Of two certificates of one name, the expiry of the one valid longest (None: never expires)."""
+    return None if a is None or b is None else max(a, b)
+
+
+def _check_skill(skill: str | None, name: str = "skill") -> str | None:
+    skill = (skill or "").strip() or None
+    if skill is not None and not SKILL.fullmatch(skill):
+        raise Invalid("A skill is a lower-case word such as network or power_scada.", field=name)
+    return skill
+
+
+def _check_target(target_minutes: int | None) -> int | None:
+    if target_minutes is not None and not 1 <= target_minutes <= MAX_TARGET_MINUTES:
+        raise Invalid("The target must be between 1 and %(max)s minutes.", field="target_minutes",
+                      max=MAX_TARGET_MINUTES)
+    return target_minutes
+
+
+def _check_province(session: Session, province: str | None) -> str | None:
+    province = (province or "").strip() or None
+    if province is None:
+        return None
+    if not PROVINCE.fullmatch(province):
+        raise Invalid("A province is its 2-digit or 6-digit code, e.g. 37 or 370000.", field="province")
+    code = province[:2] + "0000"
+    region = session.get(Region, code)
+    if region is None or region.level != "province":
+        raise Invalid("No province has the code %(code)s.", field="province", code=province)
+    return code
+
+
+def county_coverage(session: Session, actor: Actor, skill: str | None = None,
+                    target_minutes: int = DEFAULT_TARGET_MINUTES, province: str | None = None,
+                    certification: str | None = None) -> CountyReport:
+    """Every county (of one province if given) with the best arrival any qualified engineer the actor may see
+    could achieve, and whether it meets `target_minutes`."""
+    if actor.is_operator and actor.has_role(*OPERATOR_ROLES):
+        engineers = load_engineers(session)
+    elif actor.is_partner and actor.has_role(*PARTNER_ROLES):
+        engineers = load_engineers(session, actor.org_id)
+    else:
+        raise Forbidden("Your role cannot see engineer coverage.")
+    skill = _check_skill(skill)
+    target = _check_target(target_minutes) or DEFAULT_TARGET_MINUTES
+    code = _check_province(session, province)
+    certification = (certification or "").strip() or None
+    if certification is not None and len(certification) > 64:
+        raise Invalid("A certification name is at most 64 characters.", field="certification")
+    stmt = select(Region).where(Region.level == "county", Region.placeholder.is_(False)).order_by(Region.code)
+    if code is not None:
+        stmt = stmt.where(Region.province_code == code)
+    counties = list(session.scalars(stmt))
+    wanted = frozenset({skill}) if skill else frozenset()
+    places = [Place(r.code, r.longitude, r.latitude, wanted, certification) for r in counties]
+    rows = []
+    for region, reach in zip(counties, best_reach(places, engineers, _travel(), _today()), strict=True):
+        e = reach.engineer
+        rows.append(CountyCoverage(
+            code=region.code, name=region.name, full_name=region.full_name, province_code=region.province_code,
+            longitude=region.longitude, latitude=region.latitude, best_minutes=reach.minutes,
+            distance_km=reach.distance_km, engineer_id=e.id if e else None, engineer_name=e.name if e else None,
+            org_id=e.org_id if e else None, org_name=e.org_name if e else None,
+            meets=reach.minutes is not None and reach.minutes <= target,
+        ))
+    return CountyReport(skill=skill, certification=certification, target_minutes=target, province=code,
+                        engineers=len(engineers), counties=rows)
+
+
+def _customers_in_scope(session: Session, actor: Actor, customer_org_id: int | None) -> list[Organization]:
+    if actor.is_operator and actor.has_role(*OPERATOR_ROLES):
+        stmt = select(Organization).where(Organization.kind == OrgKind.customer, Organization.is_active.is_(True))
+        if customer_org_id is not None:
+            stmt = stmt.where(Organization.id == customer_org_id)
+    elif actor.is_customer and actor.has_role(*CUSTOMER_ROLES):
+        if customer_org_id is not None and customer_org_id != actor.org_id:
+            raise NotFound("Customer not found.", field="customer_org_id")
+        stmt = select(Organization).where(Organization.id == actor.org_id)
+    else:
+        raise Forbidden("Your role cannot see coverage gaps.")
+    customers = list(session.scalars(stmt.order_by(Organization.name)))
+    if customer_org_id is not None and not customers:
+        raise NotFound("Customer not found.", field="customer_org_id")
+    return customers
+
+
+def _target_for(session: Session, customer_id: int, given: int | None) -> tuple[str, int]:
+    try:
+        policy = policy_for_customer(session, customer_id)
+    except NotFound:
+        return "", given or DEFAULT_TARGET_MINUTES
+    on_site = (policy.targets or {}).get("P1", {}).get("on_site")
+    return policy.name, given or (int(on_site) if on_site else DEFAULT_TARGET_MINUTES)
+
+
+def _places_of(session: Session, customer_id: int) -> list[tuple[Place, CustomerSite | None, Region]]:
+    """The customer's sites, then the counties of its tickets that needed a visit and have no site."""
+    out: list[tuple[Place, CustomerSite | None, Region]] = []
+    sites = session.execute(
+        select(CustomerSite, Region).join(Region, Region.code == CustomerSite.region_code)
+        .where(CustomerSite.customer_org_id == customer_id).order_by(CustomerSite.name, CustomerSite.id)
+    ).all()
+    for site, region in sites:
+        out.append((Place(site.region_code, site.longitude, site.latitude, frozenset(site.required_skills or ())),
+                    site, region))
+    with_site = {site.region_code for site, _ in sites}
+    counties = session.scalars(
+        select(Region).where(Region.code.in_(
+            select(Ticket.site_region_code).where(Ticket.customer_org_id == customer_id,
+                                                  Ticket.on_site_required.is_(True),
+                                                  Ticket.site_region_code.is_not(None))
+        )).order_by(Region.code)
+    )
+    for region in counties:
+        if region.code not in with_site:
+            out.append((Place(region.code, region.longitude, region.latitude), None, region))
+    return out
+
+
+def _partner_options(session: Session, places: Sequence[Place], engineers: Sequence[CoverageEngineer],
+                     target: int, travel: TravelModel, today: date) -> list[list[PartnerOption]]:
+    """For each place, partners ranked: nearest engineer's arrival (any skill) first, then same province."""
+    partners = list(session.scalars(
+        select(Organization).where(Organization.kind == OrgKind.partner, Organization.is_active.is_(True))
+        .order_by(Organization.id)
+    ))
+    by_partner = {p.id: [e for e in engineers if e.org_id == p.id] for p in partners}
+    reach = {p.id: best_reach(places, by_partner[p.id], travel, today, any_skill=True) for p in partners}
+    options = []
+    for i, place in enumerate(places):
+        row = []
+        for p in partners:
+            r = reach[p.id][i]
+            same = (p.region_code or "")[:2] == place.region_code[:2]
+            if r.minutes is None and not same:
+                continue
+            row.append(PartnerOption(
+                org_id=p.id, name=p.name, nearest_minutes=r.minutes,
+                engineer_name=r.engineer.name if r.engineer else None, same_province=same,
+                within_target=r.minutes is not None and r.minutes <= target,
+            ))
+        row.sort(key=lambda o: (o.nearest_minutes is None, o.nearest_minutes or 0, not o.same_province, o.org_id))
+        options.append(row[:PARTNERS_PER_GAP])
+    return options
+
+
+def coverage_gaps(session: Session, actor: Actor, customer_org_id: int | None = None,
+                  target_minutes: int | None = None) -> list[CustomerGaps]:
+    """Per customer in scope: the sites (and visit counties) no qualified engineer reaches within the on-site
+    target, with the partners that could close each gap. Customers without any gap are listed with none."""
+    customers = _customers_in_scope(session, actor, customer_org_id)
+    target_given = _check_target(target_minutes)
+    engineers = load_engineers(session)
+    travel, today = _travel(), _today()
+    result = []
+    for customer in customers:
+        policy_name, target = _target_for(session, customer.id, target_given)
+        entries = _places_of(session, customer.id)
+        places = [place for place, _, _ in entries]
+        reaches = best_reach(places, engineers, travel, today)
+        missed = [k for k, r in enumerate(reaches) if r.minutes is None or r.minutes > target]
+        options = _partner_options(session, [places[k] for k in missed], engineers, target, travel, today)
+        gaps = []
+        for k, partners in zip(missed, options, strict=True):
+            place, site, region = entries[k]
+            r = reaches[k]
+            gaps.append(Gap(
+                kind="site" if site else "ticket_county", site_id=site.id if site else None,
+                site_name=site.name if site else region.full_name, region_code=region.code,
+                region_name=region.full_name, longitude=place.longitude, latitude=place.latitude,
+                required_skills=sorted(place.required_skills), best_minutes=r.minutes,
+                engineer_name=r.engineer.name if r.engineer else None,
+                engineer_org_name=r.engineer.org_name if r.engineer else None,
+                shortfall_minutes=None if r.minutes is None else r.minutes - target, partners=partners,
+            ))
+        result.append(CustomerGaps(customer_org_id=customer.id, customer_name=customer.name, policy_name=policy_name,
+                                   target_minutes=target, places_checked=len(places), gaps=gaps))
+    return result
