@@ -36,7 +36,6 @@ from huoban.models import (
     EngineerCertification,
     Organization,
     Region,
-    SlaClock,
     Ticket,
     User,
     WorkOrder,
@@ -237,18 +236,101 @@ def load_dispatch_demo(session: Session) -> int:
 
 def _work_orders(session: Session, orgs: dict[str, Organization], engineers: dict[str, Engineer],
                  sites: dict[tuple[str, str], CustomerSite], now: datetime) -> int:
-    """Filled in below once the dispatch service is in place."""
-    return 0
+    """Orders told through the service at past instants, then one planning round so the board shows proposals."""
+    from huoban.dispatch import service
+    from huoban.dispatch.schemas import WorkOrderCreate
+
+    def who(email: str) -> Any:
+        user = find_user_by_email(session, email)
+        assert user is not None
+        return actor_for(user, session.get_one(Organization, user.org_id))
+
+    dispatcher, agent = who(DISPATCHER), who(AGENT)
+    customer_admin = who("dong.ming@sd.sgcc.com.cn")
+    added = 0
+
+    def planned(customer: str, site: str, title: str, description: str, priority: str, skills: list[str],
+                due_in: timedelta | None, at: datetime, kind: str = "maintenance") -> WorkOrder:
+        nonlocal added
+        s = sites[(customer, site)]
+        with _clock(service, at):
+            order = service.create_work_order(session, dispatcher, WorkOrderCreate(
+                customer_org_id=orgs[customer].id, site_id=s.id, title=title, description=description,
+                kind=kind, priority=priority, required_skills=skills,
+                arrival_due_at=at + due_in if due_in else None, earliest_start_at=at,
+            ))
+        added += 1
+        return order
+
+    def visit(order: WorkOrder, email: str, at: datetime, steps: list[tuple[str, int]], notes: str = "") -> None:
+        """Assign `email`'s engineer at `at`, then each (step, minutes after `at`) as the engineer."""
+        engineer = engineers[email]
+        with _clock(service, at):
+            service.assign(session, dispatcher, order.id, engineer.id, None)
+        person = who(email)
+        for step, minutes in steps:
+            moment = at + timedelta(minutes=minutes)
+            with _clock(service, moment):
+                if step == "check_out":
+                    service.check_out(session, person, order.id, notes)
+                else:
+                    getattr(service, step)(session, person, order.id)
+
+    # from the demo's P1 ticket: 济南地调's front-end processors lost contact with 14 substations
+    ticket = session.scalar(select(Ticket).where(Ticket.title == "济南地调调度自动化前置机通信中断",
+                                                 Ticket.customer_org_id == orgs[SGCC].id))
+    if ticket is not None and ticket.status not in ("resolved", "closed"):
+        with _clock(service, ticket.created_at + timedelta(minutes=12)):
+            service.create_work_order(session, agent, WorkOrderCreate(
+                ticket_id=ticket.id, required_skills=["power_scada", "network"],
+                description="2 号前置机与 14 个变电站 104 规约通信中断，需到调度大楼 3 层机房现场排查通道板卡。",
+            ))
+        added += 1
+    planned(SGCC, "沂水县 220kV 沂水站", "沂水站远动装置年度巡检",
+            "按年度检修计划巡检远动装置与调度数据网设备，需停用一路通道约 1 小时。", "P3", ["power_scada"],
+            timedelta(days=2), now - timedelta(hours=3))
+    planned(SGCC, "荣成市 220kV 石岛站", "石岛站调度数据网交换机告警",
+            "调度数据网Ⅱ区交换机电源模块告警，冗余电源失效，需尽快上门更换。", "P2", ["power_scada"],
+            timedelta(hours=4), now - timedelta(minutes=40), kind="repair")
+    planned(NBJT, "象山县公交调度站", "象山公交调度站视频会商终端安装",
+            "为县公交调度站安装视频会商终端并接入市局会商系统。", "P3", ["network"], timedelta(days=1),
+            now - timedelta(hours=2), kind="installation")
+    # assigned, not yet accepted; accepted, not yet on the way
+    order = planned(ZJDATA, "湖州市大数据局节点", "湖州节点核心交换机板卡更换",
+                    "核心交换机 3 号业务板卡故障灯常亮，已备件到位。",
+                    "P3", ["network"], timedelta(days=1), now - timedelta(hours=5), kind="repair")
+    visit(order, "sun.peng@zjshulian.com.cn", now - timedelta(hours=4), [])
+    order = planned(NBJT, "北仑港区卡口", "北仑港区卡口抓拍相机网络中断",
+                    "3 号卡口 4 台抓拍相机离线，疑似光纤收发器故障。",
+                    "P2", ["network"], timedelta(hours=20), now - timedelta(hours=3), kind="repair")
+    visit(order, "wu.di@zjshulian.com.cn", now - timedelta(hours=2, minutes=30), [("engineer_accept", 10)])
+    # done yesterday, waiting for the customer's confirmation
+    order = planned(SGCC, "青岛西海岸供电中心", "西海岸供电中心服务器硬盘更换",
+                    "营销前置服务器 RAID1 中 1 块硬盘预测性故障。",
+                    "P3", ["server"], timedelta(hours=8), now - timedelta(days=1, hours=6), kind="repair")
+    visit(order, "guo.liang@qlyunwei.cn", now - timedelta(days=1, hours=5),
+          [("engineer_accept", 5), ("start_travel", 30), ("check_in", 75), ("check_out", 150)],
+          "更换 2 号槽位硬盘（序列号 WX12D83K），RAID 重建完成，状态正常；旧盘已带回。")
+    # done three days ago and confirmed by the customer
+    order = planned(SGCC, "临沂地调", "临沂地调 UPS 电池组更换", "UPS 电池组内阻超标，按计划更换 32 节电池。",
+                    "P3", ["power", "power_scada"], timedelta(hours=24), now - timedelta(days=3, hours=8))
+    visit(order, "kong.fan@qlyunwei.cn", now - timedelta(days=3, hours=7),
+          [("engineer_accept", 10), ("start_travel", 60), ("check_in", 90), ("check_out", 330)],
+          "更换 32 节 12V 100Ah 电池，放电测试 30 分钟合格，旧电池交供电公司回收。")
+    with _clock(service, now - timedelta(days=2)):
+        service.confirm_visit(session, customer_admin, order.id, 5, "按时到场，更换后放电测试合格，很专业。")
+    # the first round of the day: the board opens with proposals to accept, change or reject
+    service.plan_round(session, dispatcher, now)
+    session.flush()
+    return added
 
 
 @contextmanager
 def _clock(module: Any, moment: datetime) -> Iterator[None]:
+    """Run the module's service calls as if it were `moment` (the demo retells past days)."""
     original = module.utcnow
     module.utcnow = lambda: moment
     try:
         yield
     finally:
         module.utcnow = original
-
-
-__all__ = ["load_dispatch_demo", "actor_for", "SlaClock", "Ticket"]
