@@ -91,9 +91,10 @@ def engineer_inputs(
     if not engineers:
         return []
     ids = [e.id for e in engineers]
-    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_([e.user_id for e in engineers]))))
-    orgs = dict(session.execute(select(Organization.id, Organization.name).where(
-        Organization.id.in_({e.org_id for e in engineers}))))
+    names = {uid: name for uid, name in session.execute(
+        select(User.id, User.display_name).where(User.id.in_([e.user_id for e in engineers])))}
+    orgs = {oid: name for oid, name in session.execute(
+        select(Organization.id, Organization.name).where(Organization.id.in_({e.org_id for e in engineers})))}
     certs = repo.certifications(session, ids)
     away = repo.absences(session, ids, now)
     today = assigned_today(session, ids, now)

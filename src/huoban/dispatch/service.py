@@ -254,9 +254,11 @@ def explanation(order: OrderInput, result: ProposalResult, travel: TravelModel) 
     }
 
 
-def compute_plan(session: Session, actor: Actor, now: datetime | None = None) -> PlanOutcome:
-    """One optimizer round over the open (proposed) orders and the free engineers; nothing is written."""
-    _require_planner(actor)
+def compute_plan(session: Session, actor: Actor | None, now: datetime | None = None) -> PlanOutcome:
+    """One optimizer round over the open (proposed) orders and the free engineers; nothing is written.
+    `actor` None is the command line (`huoban dispatch plan`)."""
+    if actor is not None:
+        _require_planner(actor)
     now = now or utcnow()
     orders = list(session.scalars(select(WorkOrder).where(WorkOrder.status == "proposed").order_by(WorkOrder.id)))
     order_in = inputs.order_inputs(session, orders)
@@ -276,14 +278,15 @@ def compute_plan(session: Session, actor: Actor, now: datetime | None = None) ->
     late = sum(1 for r in result.proposals if r.chosen is not None and r.chosen.on_time is False)
     unassigned = sum(1 for r in result.proposals if r.chosen is None)
     plan = DispatchPlan(
-        created_by_id=actor.user_id, planned_at=now, order_count=len(order_in), engineer_count=len(engineer_in),
-        on_time_count=result.on_time, late_count=late, unassigned_count=unassigned,
+        created_by_id=actor.user_id if actor else None, planned_at=now, order_count=len(order_in),
+        engineer_count=len(engineer_in), on_time_count=result.on_time, late_count=late, unassigned_count=unassigned,
         travel_minutes=result.travel_minutes, solve_ms=round(result.solve_seconds * 1000), created_at=now,
     )
     return PlanOutcome(plan, proposals)
 
 
-def plan_round(session: Session, actor: Actor, now: datetime | None = None, persist: bool = True) -> DispatchPlan:
+def plan_round(session: Session, actor: Actor | None, now: datetime | None = None, persist: bool = True
+               ) -> DispatchPlan:
     """Run a round; when `persist`, store the plan and one proposal per open order (earlier pending proposals
     of those orders become superseded). Use `repository.list_proposals(plan_id=...)` for the proposals."""
     outcome = compute_plan(session, actor, now)
@@ -292,7 +295,7 @@ def plan_round(session: Session, actor: Actor, now: datetime | None = None, pers
     return outcome.plan
 
 
-def persist_plan(session: Session, actor: Actor, outcome: PlanOutcome) -> PlanOutcome:
+def persist_plan(session: Session, actor: Actor | None, outcome: PlanOutcome) -> PlanOutcome:
     plan = outcome.plan
     session.add(plan)
     session.flush()
@@ -303,7 +306,8 @@ def persist_plan(session: Session, actor: Actor, outcome: PlanOutcome) -> PlanOu
     session.flush()
     record(session, actor, "dispatch.plan", "dispatch_plan", plan.id,
            after={"orders": plan.order_count, "engineers": plan.engineer_count, "on_time": plan.on_time_count,
-                  "late": plan.late_count, "unassigned": plan.unassigned_count})
+                  "late": plan.late_count, "unassigned": plan.unassigned_count},
+           actor_label=None if actor else "cli")
     return outcome
 
 
