@@ -167,6 +167,16 @@ class CustomerGaps:
     gaps: list[Gap]
 
 
+def can_see_counties(actor: Actor) -> bool:
+    return (actor.is_operator and actor.has_role(*OPERATOR_ROLES)) or (actor.is_partner and
+                                                                      actor.has_role(*PARTNER_ROLES))
+
+
+def can_see_gaps(actor: Actor) -> bool:
+    return (actor.is_operator and actor.has_role(*OPERATOR_ROLES)) or (actor.is_customer and
+                                                                      actor.has_role(*CUSTOMER_ROLES))
+
+
 # --- the computation, on plain values -------------------------------------------------------------------------
 
 
@@ -288,12 +298,9 @@ def county_coverage(session: Session, actor: Actor, skill: str | None = None,
                     certification: str | None = None) -> CountyReport:
     """Every county (of one province if given) with the best arrival any qualified engineer the actor may see
     could achieve, and whether it meets `target_minutes`."""
-    if actor.is_operator and actor.has_role(*OPERATOR_ROLES):
-        engineers = load_engineers(session)
-    elif actor.is_partner and actor.has_role(*PARTNER_ROLES):
-        engineers = load_engineers(session, actor.org_id)
-    else:
+    if not can_see_counties(actor):
         raise Forbidden("Your role cannot see engineer coverage.")
+    engineers = load_engineers(session, None if actor.is_operator else actor.org_id)
     skill = _check_skill(skill)
     target = _check_target(target_minutes) or DEFAULT_TARGET_MINUTES
     code = _check_province(session, province)
@@ -321,16 +328,16 @@ def county_coverage(session: Session, actor: Actor, skill: str | None = None,
 
 
 def _customers_in_scope(session: Session, actor: Actor, customer_org_id: int | None) -> list[Organization]:
-    if actor.is_operator and actor.has_role(*OPERATOR_ROLES):
+    if not can_see_gaps(actor):
+        raise Forbidden("Your role cannot see coverage gaps.")
+    if actor.is_operator:
         stmt = select(Organization).where(Organization.kind == OrgKind.customer, Organization.is_active.is_(True))
         if customer_org_id is not None:
             stmt = stmt.where(Organization.id == customer_org_id)
-    elif actor.is_customer and actor.has_role(*CUSTOMER_ROLES):
+    else:
         if customer_org_id is not None and customer_org_id != actor.org_id:
             raise NotFound("Customer not found.", field="customer_org_id")
         stmt = select(Organization).where(Organization.id == actor.org_id)
-    else:
-        raise Forbidden("Your role cannot see coverage gaps.")
     customers = list(session.scalars(stmt.order_by(Organization.name)))
     if customer_org_id is not None and not customers:
         raise NotFound("Customer not found.", field="customer_org_id")

@@ -1,0 +1,71 @@
+// Coverage map: every county as a point on a longitude/latitude grid, coloured by whether the best qualified
+// engineer arrives within the target; customers' sites with a gap on top. Data comes from JSON blocks in the
+// page (the CSP forbids inline scripts); labels from the container's data attributes (translated server-side).
+(function () {
+  "use strict";
+
+  function readJson(id) {
+    var node = document.getElementById(id);
+    if (!node) return [];
+    try { return JSON.parse(node.textContent || "[]"); } catch (e) { return []; }
+  }
+
+  function escapeHtml(text) {
+    return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function draw() {
+    var box = document.getElementById("coverage-map");
+    if (!box || typeof echarts === "undefined") return;
+    var label = function (name) { return box.getAttribute("data-label-" + name) || name; };
+    var points = readJson("coverage-points");
+    var gaps = readJson("coverage-gap-points");
+    var met = [], missed = [], none = [];
+    points.forEach(function (p) {
+      (p[2] === null ? none : p[3] ? met : missed).push(p);
+    });
+    var lons = points.map(function (p) { return p[0]; }).concat(gaps.map(function (g) { return g[0]; }));
+    var lats = points.map(function (p) { return p[1]; }).concat(gaps.map(function (g) { return g[1]; }));
+    var pad = 0.5;
+    var bounds = lons.length ? {
+      x0: Math.floor(Math.min.apply(null, lons) - pad), x1: Math.ceil(Math.max.apply(null, lons) + pad),
+      y0: Math.floor(Math.min.apply(null, lats) - pad), y1: Math.ceil(Math.max.apply(null, lats) + pad)
+    } : { x0: 73, x1: 136, y0: 17, y1: 54 };
+    var county = function (p) {
+      return "<strong>" + escapeHtml(p.data[4]) + "</strong><br>" + escapeHtml(label("minutes")) + ": " +
+        (p.data[2] === null ? "—" : escapeHtml(p.data[2])) +
+        (p.data[5] ? "<br>" + escapeHtml(label("engineer")) + ": " + escapeHtml(p.data[5]) +
+          " (" + escapeHtml(p.data[6]) + ")" : "");
+    };
+    var site = function (p) {
+      return "<strong>" + escapeHtml(p.data[3]) + "</strong><br>" + escapeHtml(p.data[4]) + "<br>" +
+        escapeHtml(label("minutes")) + ": " + (p.data[2] === null ? "—" : escapeHtml(p.data[2]));
+    };
+    var chart = echarts.init(box);
+    chart.setOption({
+      animation: false,
+      legend: { top: 0 },
+      grid: { left: 48, right: 16, top: 36, bottom: 40 },
+      tooltip: { trigger: "item" },
+      xAxis: { type: "value", name: label("longitude"), min: bounds.x0, max: bounds.x1, splitLine: { show: false } },
+      yAxis: { type: "value", name: label("latitude"), min: bounds.y0, max: bounds.y1, splitLine: { show: false } },
+      dataZoom: [{ type: "inside", xAxisIndex: 0 }, { type: "inside", yAxisIndex: 0 }],
+      series: [
+        { name: label("met"), type: "scatter", data: met, symbolSize: 5, itemStyle: { color: "#059669" },
+          tooltip: { formatter: county } },
+        { name: label("missed"), type: "scatter", data: missed, symbolSize: 5, itemStyle: { color: "#d97706" },
+          tooltip: { formatter: county } },
+        { name: label("none"), type: "scatter", data: none, symbolSize: 5, itemStyle: { color: "#dc2626" },
+          tooltip: { formatter: county } },
+        { name: label("gap"), type: "scatter", data: gaps, symbol: "diamond", symbolSize: 12,
+          itemStyle: { color: "#7c3aed", borderColor: "#fff", borderWidth: 1 }, tooltip: { formatter: site } }
+      ]
+    });
+    window.addEventListener("resize", function () { chart.resize(); });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
+  else draw();
+})();
