@@ -1,0 +1,227 @@
+"""Dispatch rounds through the API: skills, certifications (and their expiry), leave, capacity and busy engineers
+shape the plan; each proposal explains itself; accepting re-checks; the dispatcher's change (override) and
+rejection; later rounds supersede pending proposals; a dry run stores nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from huoban.models import DispatchPlan, DispatchProposal, WorkOrderEvent
+from tests.dispatch.factories import (
+    LICHENG,
+    PLANS,
+    PROPOSALS,
+    QINGZHOU,
+    SHOUGUANG,
+    WORK_ORDERS,
+    FrozenTime,
+    act,
+    create_engineer,
+    create_order,
+    cst,
+    error_fields,
+    ok,
+    proposal_for,
+    run_plan,
+)
+
+NOW = cst(2026, 3, 10, 10, 0)  # a Tuesday
+
+
+def visit(client, world, **body):  # type: ignore[no-untyped-def]
+    """A planned visit in Shouguang for customer B, due at 14:00 the same day."""
+    fields = {"customer_org_id": world.orgs["customer_b"].id, "title": "核心交换机巡检", "site_region_code": SHOUGUANG,
+              "arrival_due_at": "2026-03-10T14:00:00+08:00", "required_skills": ["network"], **body}
+    return create_order(client, world, **fields)
+
+
+def accept(client, world, proposal_id, actor="operator_dispatcher", status=200):  # type: ignore[no-untyped-def]
+    response = world.call(client, "POST", f"{PROPOSALS}/{proposal_id}/accept", actor)
+    assert response.status_code == status, response.text
+    return response
+
+
+def test_skills_decide_and_the_proposal_explains_itself(client, world, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    create_engineer(client, world, "partner_a_engineer", skills=["network"])  # next door, wrong skill
+    storage = create_engineer(client, world, "partner_b_engineer", skills=["storage", "network"],
+                              home_region_code=QINGZHOU)
+    order = visit(client, world, required_skills=["storage"])
+
+    plan = run_plan(client, world)
+    assert plan["id"] is not None and plan["summary"]["orders"] == 1 and plan["summary"]["engineers"] == 2
+    p = proposal_for(plan, order["id"])
+    assert (p["engineer_id"], p["engineer"], p["organization"]) == (storage["id"], "partner_b_engineer", "乙伙伴")
+    assert p["status"] == "pending" and p["on_time"] is True and p["county"] == "寿光市"
+    e = p["explanation"]
+    assert e["skills_matched"] == ["storage"] and e["qualified_count"] == 1 and e["runner_up"] is None
+    assert e["band"] == "intercity" and e["distance_km"] == p["distance_km"] and 20 < e["distance_km"] < 80
+    assert e["travel_minutes"] == p["travel_minutes"] and e["late_minutes"] == 0 and e["reasons"] == []
+    arrival = datetime.fromisoformat(e["arrival_at"])
+    assert arrival == datetime.fromisoformat(p["arrival_at"])
+    assert (arrival - NOW).total_seconds() == p["travel_minutes"] * 60
+    assert datetime.fromisoformat(e["due_at"]) == cst(2026, 3, 10, 14)
+    assert plan["summary"]["on_time"] == 1 and plan["summary"]["travel_hours"] == round(p["travel_minutes"] / 60, 2)
+
+    stored = ok(world.call(client, "GET", f"{PLANS}/{plan['id']}", "operator_dispatcher"))
+    assert stored["proposals"][0]["explanation"] == e
+
+
+def test_the_runner_up_and_a_late_arrival_are_explained(client, world, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    near = create_engineer(client, world, "partner_a_engineer", home_region_code=QINGZHOU)
+    far = create_engineer(client, world, "partner_b_engineer", home_region_code=LICHENG)
+    order = visit(client, world, arrival_due_at="2026-03-10T10:30:00+08:00")
+    p = proposal_for(run_plan(client, world), order["id"])
+    assert p["engineer_id"] == near["id"] and p["on_time"] is False and p["late_minutes"] > 0
+    assert p["explanation"]["reasons"] == [f"late:{p['late_minutes']}"]
+    runner = p["explanation"]["runner_up"]
+    assert runner["engineer_id"] == far["id"] and runner["travel_minutes"] > p["travel_minutes"]
+    assert p["explanation"]["qualified_count"] == 2
+
+
+def test_an_expired_certification_does_not_qualify(client, world, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    expired = create_engineer(client, world, "partner_a_engineer", skills=["power"],
+                              certifications=[{"name": "电工证", "number": "T-1", "expires_on": "2026-03-01"}])
+    order = visit(client, world, required_skills=["power"], required_certification="电工证")
+    p = proposal_for(run_plan(client, world), order["id"])
+    assert p["engineer_id"] is None and p["explanation"]["reasons"] == ["certification_expired:电工证"]
+    assert p["explanation"]["qualified_count"] == 0
+
+    valid = create_engineer(client, world, "partner_b_engineer", skills=["power"], home_region_code=LICHENG,
+                            certifications=[{"name": "电工证", "expires_on": "2028-12-31"}])
+    p = proposal_for(run_plan(client, world), order["id"])
+    assert p["engineer_id"] == valid["id"] and p["explanation"]["certification"] == "电工证"
+    # renewing the near engineer's certificate makes them the better choice
+    ok(world.call(client, "PATCH", f"/api/v1/dispatch/engineers/{expired['id']}", "partner_a_admin",
+                  json={"certifications": [{"name": "电工证", "expires_on": "2029-03-01"}]}))
+    assert proposal_for(run_plan(client, world), order["id"])["engineer_id"] == expired["id"]
+
+
+def test_leave_keeps_an_engineer_out_until_it_ends(client, world, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    near = create_engineer(client, world, "partner_a_engineer", home_region_code=SHOUGUANG)
+    far = create_engineer(client, world, "partner_b_engineer", home_region_code=LICHENG)
+    leave = ok(world.call(client, "POST", f"/api/v1/dispatch/engineers/{near['id']}/absences", "partner_a_admin",
+                          json={"kind": "leave", "starts_at": "2026-03-09T00:00:00+08:00",
+                                "ends_at": "2026-03-12T00:00:00+08:00", "reason": "年假"}), 201)
+    order = visit(client, world)
+    assert proposal_for(run_plan(client, world), order["id"])["engineer_id"] == far["id"]
+    # a visit after the leave goes to the near engineer, who is free again by then
+    later = visit(client, world, earliest_start_at="2026-03-12T09:00:00+08:00",
+                  arrival_due_at="2026-03-12T12:00:00+08:00")
+    plan = run_plan(client, world)
+    assert proposal_for(plan, later["id"])["engineer_id"] == near["id"]
+    assert world.call(client, "DELETE", f"/api/v1/dispatch/engineers/{near['id']}/absences/{leave['id']}",
+                      "partner_a_admin").status_code == 204
+    assert proposal_for(run_plan(client, world), order["id"])["engineer_id"] == near["id"]
+
+
+def test_capacity_and_busy_engineers(client, world, monkeypatch):
+    time = FrozenTime(monkeypatch, NOW)
+    near = create_engineer(client, world, "partner_a_engineer", max_orders_per_day=1)
+    far = create_engineer(client, world, "partner_b_engineer", home_region_code=LICHENG)
+    first = visit(client, world, title="第一单")
+    accept(client, world, proposal_for(run_plan(client, world), first["id"])["id"])
+    second = visit(client, world, title="第二单")
+    plan = run_plan(client, world)
+    assert plan["summary"]["engineers"] == 1  # the near engineer holds an active order
+    assert proposal_for(plan, second["id"])["engineer_id"] == far["id"]
+
+    for step, body in (("accept", {}), ("start-travel", {}), ("check-in", {}), ("check-out", {"notes": "完成"})):
+        act(client, world, first["id"], step, "partner_a_engineer", **body)
+    plan = run_plan(client, world)  # free again, but the day's one order is used up
+    assert plan["summary"]["engineers"] == 2
+    assert proposal_for(plan, second["id"])["engineer_id"] == far["id"]
+    assert proposal_for(plan, second["id"])["explanation"]["qualified_count"] == 1
+    time.set(cst(2026, 3, 11, 8, 0))  # a new day in China
+    assert proposal_for(run_plan(client, world), second["id"])["engineer_id"] == near["id"]
+
+
+def test_accepting_rechecks_and_a_taken_engineer_is_a_409_that_changes_nothing(client, world, db, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    engineer = create_engineer(client, world, "partner_a_engineer")
+    first = visit(client, world, title="第一单")
+    second = visit(client, world, title="第二单", arrival_due_at="2026-03-10T18:00:00+08:00")
+    plan = run_plan(client, world)
+    p = proposal_for(plan, first["id"])
+    assert p["engineer_id"] == engineer["id"] and proposal_for(plan, second["id"])["engineer_id"] is None
+    assert proposal_for(plan, second["id"])["explanation"]["reasons"] == ["engineers_taken:1"]
+    act(client, world, second["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+
+    response = accept(client, world, p["id"], status=409)
+    assert error_fields(response) == ["engineer_id"] and "already holds work order" in response.json()["detail"]
+    order = ok(world.call(client, "GET", f"{WORK_ORDERS}/{first['id']}", "operator_dispatcher"))
+    assert (order["status"], order["engineer_id"]) == ("proposed", None)
+    assert db.get(DispatchProposal, p["id"]).status == "pending"
+    accept(client, world, p["id"], actor="operator_agent", status=403)
+    accept(client, world, 999999, status=404)
+
+
+def test_dispatcher_changes_a_proposal_and_unqualified_picks_are_refused(client, world, db, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    proposed = create_engineer(client, world, "partner_a_engineer", skills=["network", "power"],
+                               certifications=[{"name": "电工证", "expires_on": "2030-01-01"}])
+    other = create_engineer(client, world, "partner_b_engineer", skills=["network", "power"],
+                            home_region_code=LICHENG, certifications=[{"name": "电工证", "expires_on": "2030-01-01"}])
+    no_power = create_engineer(client, world, "partner_a_engineer2", skills=["network"])
+    no_cert = create_engineer(client, world, "partner_a_admin", skills=["network", "power"])
+    order = visit(client, world, required_skills=["network", "power"], required_certification="电工证")
+    plan = run_plan(client, world)
+    p = proposal_for(plan, order["id"])
+    assert p["engineer_id"] == proposed["id"]
+
+    picks = ok(world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}/candidates", "operator_dispatcher"))
+    assert [c["engineer_id"] for c in picks] == [proposed["id"], other["id"]]
+    assert picks[0]["travel_minutes"] <= picks[1]["travel_minutes"]
+
+    missing = world.call(client, "POST", f"{WORK_ORDERS}/{order['id']}/assign", "operator_dispatcher",
+                         json={"engineer_id": no_power["id"]})
+    assert missing.status_code == 422 and error_fields(missing) == ["engineer_id"]
+    assert "power" in missing.json()["detail"]
+    uncertified = world.call(client, "POST", f"{WORK_ORDERS}/{order['id']}/assign", "operator_dispatcher",
+                             json={"engineer_id": no_cert["id"]})
+    assert uncertified.status_code == 422 and "电工证" in uncertified.json()["detail"]
+
+    changed = act(client, world, order["id"], "assign", "operator_dispatcher", engineer_id=other["id"],
+                  note="胡工熟悉该站点")
+    assert (changed["status"], changed["engineer_id"], changed["assigned_org_id"]) == (
+        "assigned", other["id"], world.orgs["partner_b"].id)
+    override = db.scalar(select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == order["id"],
+                                                      WorkOrderEvent.kind == "override"))
+    assert (override.from_value, override.to_value, override.body) == (
+        str(proposed["id"]), str(other["id"]), "胡工熟悉该站点")
+    db.expire_all()
+    assert db.get(DispatchProposal, p["id"]).status == "rejected"
+    assert ok(world.call(client, "GET", f"{PROPOSALS}?status=pending", "operator_dispatcher"))["total"] == 0
+    # the partner that lost the order no longer sees it; the new one does
+    assert world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "partner_a_admin").status_code == 404
+    assert world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "partner_b_admin").status_code == 200
+
+
+def test_rounds_supersede_rejecting_and_a_dry_run(client, world, db, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    create_engineer(client, world, "partner_a_engineer")
+    order = visit(client, world)
+    first = proposal_for(run_plan(client, world), order["id"])
+    second = proposal_for(run_plan(client, world), order["id"])
+    db.expire_all()
+    assert db.get(DispatchProposal, first["id"]).status == "superseded"
+    accept(client, world, first["id"], status=409)
+    pending = ok(world.call(client, "GET", f"{PROPOSALS}?status=pending", "operator_agent"))
+    assert [p["id"] for p in pending["items"]] == [second["id"]]
+
+    rejected = ok(world.call(client, "POST", f"{PROPOSALS}/{second['id']}/reject", "operator_dispatcher",
+                             json={"note": "客户要求下午上门"}))
+    assert (rejected["status"], rejected["decision_note"]) == ("rejected", "客户要求下午上门")
+    assert world.call(client, "POST", f"{PROPOSALS}/{second['id']}/reject", "operator_dispatcher",
+                      json={}).status_code == 409
+
+    plans = db.scalar(select(func.count()).select_from(DispatchPlan))
+    dry = ok(world.call(client, "POST", f"{PLANS}?dry_run=true", "operator_dispatcher"), 201)
+    assert dry["id"] is None and dry["proposals"][0]["id"] is None and dry["proposals"][0]["engineer_id"]
+    assert db.scalar(select(func.count()).select_from(DispatchPlan)) == plans
+    assert world.call(client, "POST", PLANS, "operator_agent").status_code == 403
