@@ -16,6 +16,20 @@
     });
   }
 
+  // Widen one axis so that a kilometre east-west looks as long as one north-south (at the middle latitude).
+  function fitAspect(b, width, height) {
+    if (width <= 0 || height <= 0) return;
+    var cos = Math.cos(((b.y0 + b.y1) / 2) * Math.PI / 180);
+    var xPerPx = (b.x1 - b.x0) / width, yPerPx = (b.y1 - b.y0) / height;
+    if (xPerPx * cos < yPerPx) {
+      var dx = (yPerPx / cos * width - (b.x1 - b.x0)) / 2;
+      b.x0 = Math.floor(b.x0 - dx); b.x1 = Math.ceil(b.x1 + dx);
+    } else {
+      var dy = (xPerPx * cos * height - (b.y1 - b.y0)) / 2;
+      b.y0 = Math.floor(b.y0 - dy); b.y1 = Math.ceil(b.y1 + dy);
+    }
+  }
+
   function draw() {
     var box = document.getElementById("coverage-map");
     if (!box || typeof echarts === "undefined") return;
@@ -33,6 +47,7 @@
       x0: Math.floor(Math.min.apply(null, lons) - pad), x1: Math.ceil(Math.max.apply(null, lons) + pad),
       y0: Math.floor(Math.min.apply(null, lats) - pad), y1: Math.ceil(Math.max.apply(null, lats) + pad)
     } : { x0: 73, x1: 136, y0: 17, y1: 54 };
+    fitAspect(bounds, box.clientWidth - 64, box.clientHeight - 76);
     var county = function (p) {
       return "<strong>" + escapeHtml(p.data[4]) + "</strong><br>" + escapeHtml(label("minutes")) + ": " +
         (p.data[2] === null ? "—" : escapeHtml(p.data[2])) +
