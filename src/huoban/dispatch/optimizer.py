@@ -154,7 +154,7 @@ def _evaluate(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput], 
     n, m = len(orders), len(engineers)
     cert_idx, cert_table = _certification_table(orders, engineers)
     stage = [skills_matrix([o.required_skills for o in orders], [e.skills for e in engineers])]
-    stage.append(stage[-1] & (cert_table[cert_idx] != _NOT_HELD))
+    stage.append(stage[-1] & (cert_table != _NOT_HELD)[cert_idx])
     stage.append(stage[-1] & regions_matrix([o.region_code for o in orders], [e.regions_served for e in engineers]))
     capacity = np.array([e.capacity_left >= 1 for e in engineers], dtype=bool)
     stage.append(stage[-1] & capacity[None, :])
