@@ -83,7 +83,7 @@ ENGINEERS: list[EngineerSpec] = [
                  ["server", "storage", "database", "power"], ["370000"], "24x7", 3,
                  [("电工证", "T371702198812", 300)], [("leave", -1, 3, "年休假")]),
     EngineerSpec(QILU, "ma.xiao@qlyunwei.cn", "马骁", "370181", "济南市章丘区汇泉路 588 号",
-                 ["power_scada", "network", "power"], ["370100", "371600", "370500"], "24x7", 3,
+                 ["power_scada", "network", "power"], ["370000"], "24x7", 3,
                  [("电工证", "T370181199405", -12)]),
     EngineerSpec(SHULIAN, "sun.peng@zjshulian.com.cn", "孙鹏", "330106", "杭州市西湖区文三路 90 号",
                  ["cloud", "database", "network", "server"], ["330000"], "cn-standard", 4,
