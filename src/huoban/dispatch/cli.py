@@ -65,20 +65,21 @@ def plan(
              f"{s['on_time']} on time, {s['late']} late, {s['unassigned']} unassigned, "
              f"{s['travel_hours']} h travel, solved in {s['solve_ms']} ms")
     table = Table(title=title, title_justify="left")
-    for column in ("order", "P", "title", "county", "engineer", "organization", "km", "travel min", "arrives",
-                   "due", "late min", "skills", "runner-up", "reasons"):
-        table.add_column(column, no_wrap=column in ("order", "P", "arrives", "due"))
+    for column in ("order", "P", "title", "county", "engineer", "travel", "arrives", "due", "late", "skills",
+                   "runner-up", "reasons"):
+        table.add_column(column, no_wrap=column in ("order", "P", "arrives", "due"), overflow="fold",
+                         min_width={"title": 14, "reasons": 14}.get(column))
     for p in data["proposals"]:
         runner = p["runner_up"]
         table.add_row(
-            str(p["work_order_id"]), p["priority"], p["title"], p["county"], p["engineer"] or "-",
-            p["organization"] or "", "" if p["distance_km"] is None else f"{p['distance_km']:.1f}",
-            "" if p["travel_minutes"] is None else str(p["travel_minutes"]),
+            str(p["work_order_id"]), p["priority"], p["title"], p["county"],
+            f"{p['engineer']}\n{p['organization']}" if p["engineer_id"] else "-",
+            "" if p["distance_km"] is None else f"{p['distance_km']:.1f} km\n{p['travel_minutes']} min",
             _local(datetime.fromisoformat(p["arrival_at"])) if p["arrival_at"] else "",
             _local(datetime.fromisoformat(p["due_at"])) if p["due_at"] else "",
             str(p["late_minutes"] or 0) if p["engineer_id"] else "", ", ".join(p["skills_matched"]),
             f"{runner['engineer']} ({runner['travel_minutes']} min)" if runner else "",
-            "; ".join(p["reasons"]),
+            "\n".join(p["reasons"]),
             style="red" if p["engineer_id"] is None else "yellow" if p["on_time"] is False else None,
         )
     console.print(table)
@@ -121,7 +122,7 @@ def engineers(
         return
     table = Table(title=f"{len(rows)} engineers", title_justify="left")
     for column in ("id", "name", "organization", "skills", "home", "serves", "per day", "holding"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(str(r["id"]), r["name"], r["org_name"], ", ".join(r["skills"]), r["home_region_name"],
                       ", ".join(r["regions_served"]) or "anywhere", str(r["max_orders_per_day"]),

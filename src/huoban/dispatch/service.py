@@ -376,8 +376,8 @@ def _book(session: Session, actor: Actor, order: WorkOrder, engineer: Engineer, 
 
 def accept_proposal(session: Session, actor: Actor, proposal_id: int) -> WorkOrder:
     """Assign the proposed engineer, after re-checking under locks that the engineer is still free and qualified."""
-    _require_planner(actor)
     proposal = repo.get_proposal(session, actor, proposal_id, for_update=True)
+    _require_planner(actor)
     if proposal.status != "pending":
         raise Conflict("This proposal is already %(status)s.", field="status", status=proposal.status)
     if proposal.engineer_id is None:
@@ -400,8 +400,8 @@ def accept_proposal(session: Session, actor: Actor, proposal_id: int) -> WorkOrd
 
 
 def reject_proposal(session: Session, actor: Actor, proposal_id: int, note: str | None) -> DispatchProposal:
-    _require_planner(actor)
     proposal = repo.get_proposal(session, actor, proposal_id, for_update=True)
+    _require_planner(actor)
     if proposal.status != "pending":
         raise Conflict("This proposal is already %(status)s.", field="status", status=proposal.status)
     now = utcnow()
@@ -418,8 +418,8 @@ def reject_proposal(session: Session, actor: Actor, proposal_id: int, note: str 
 def assign(session: Session, actor: Actor, work_order_id: int, engineer_id: int, note: str | None) -> WorkOrder:
     """The dispatcher picks the engineer (a change of the proposal, or a reassignment before travel starts).
     Refused with 422 when the engineer lacks a skill or certification, 409 when busy or away."""
-    _require_planner(actor)
     order = repo.get_work_order(session, actor, work_order_id, for_update=True)
+    _require_planner(actor)
     if "assigned" not in TRANSITIONS.get(order.status, set()):
         raise Conflict("A work order cannot go from %(old)s to %(new)s.", field="status", old=order.status,
                        new="assigned")
@@ -527,10 +527,10 @@ def check_out(session: Session, actor: Actor, work_order_id: int, notes: str, at
 
 
 def cancel(session: Session, actor: Actor, work_order_id: int, reason: str) -> WorkOrder:
+    order = repo.get_work_order(session, actor, work_order_id, for_update=True)
     _require_planner(actor)
     if not reason or not reason.strip():
         raise Invalid("Give a reason for cancelling.", field="reason")
-    order = repo.get_work_order(session, actor, work_order_id, for_update=True)
     now = utcnow()
     _move(session, actor, order, "cancelled", now, body=reason)
     order.cancelled_at = now
