@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(help="On-site dispatch: plans, engineers and coverage.", no_args_is_help=True)
@@ -68,7 +70,7 @@ def plan(
     for column in ("order", "P", "title", "county", "engineer", "travel", "arrives", "due", "late", "skills",
                    "runner-up", "reasons"):
         table.add_column(column, no_wrap=column in ("order", "P", "arrives", "due"), overflow="fold",
-                         min_width={"title": 14, "reasons": 14}.get(column))
+                         min_width={"title": 12, "reasons": 22}.get(column))
     for p in data["proposals"]:
         runner = p["runner_up"]
         table.add_row(
@@ -77,12 +79,13 @@ def plan(
             "" if p["distance_km"] is None else f"{p['distance_km']:.1f} km\n{p['travel_minutes']} min",
             _local(datetime.fromisoformat(p["arrival_at"])) if p["arrival_at"] else "",
             _local(datetime.fromisoformat(p["due_at"])) if p["due_at"] else "",
-            str(p["late_minutes"] or 0) if p["engineer_id"] else "", ", ".join(p["skills_matched"]),
-            f"{runner['engineer']} ({runner['travel_minutes']} min)" if runner else "",
+            str(p["late_minutes"] or 0) if p["engineer_id"] else "", "\n".join(p["skills_matched"]),
+            f"{runner['engineer']}\n{runner['travel_minutes']} min" if runner else "",
             "\n".join(p["reasons"]),
             style="red" if p["engineer_id"] is None else "yellow" if p["on_time"] is False else None,
         )
-    console.print(table)
+    # the plan has many columns: when piped, print it wider than the CLI's usual 140 so none is cropped
+    (console if sys.stdout.isatty() else Console(width=220)).print(table)
 
 
 @app.command("engineers")
