@@ -197,6 +197,8 @@ def test_dispatcher_changes_a_proposal_and_unqualified_picks_are_refused(client,
     db.expire_all()
     assert db.get(DispatchProposal, p["id"]).status == "rejected"
     assert ok(world.call(client, "GET", f"{PROPOSALS}?status=pending", "operator_dispatcher"))["total"] == 0
+    seen = ok(world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "customer_b_admin"))["events"]
+    assert "override" in [e["kind"] for e in seen] and all(e["body"] != "胡工熟悉该站点" for e in seen)
     # the partner that lost the order no longer sees it; the new one does
     assert world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "partner_a_admin").status_code == 404
     assert world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "partner_b_admin").status_code == 200

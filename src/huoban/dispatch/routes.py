@@ -125,7 +125,7 @@ def list_work_orders(
 
 @router.get("/work-orders/{work_order_id}", response_model=WorkOrderDetail)
 def get_work_order(session: DbSession, actor: ApiActor, work_order_id: int) -> WorkOrderDetail:
-    return views.work_order_detail(session, repo.get_work_order(session, actor, work_order_id))
+    return views.work_order_detail(session, repo.get_work_order(session, actor, work_order_id), actor)
 
 
 @router.get("/work-orders/{work_order_id}/candidates", response_model=list[CandidateRead])
@@ -139,40 +139,40 @@ def candidates(session: DbSession, actor: ApiActor, work_order_id: int,
 def assign(session: DbSession, actor: ApiActor, work_order_id: int, data: AssignIn) -> WorkOrderDetail:
     """The dispatcher picks the engineer (instead of the proposal, or to reassign before travel)."""
     order = service.assign(session, actor, work_order_id, data.engineer_id, data.note)
-    return views.work_order_detail(session, order)
+    return views.work_order_detail(session, order, actor)
 
 
 @router.post("/work-orders/{work_order_id}/accept", response_model=WorkOrderDetail)
 def engineer_accept(session: DbSession, actor: ApiActor, work_order_id: int) -> WorkOrderDetail:
-    return views.work_order_detail(session, service.engineer_accept(session, actor, work_order_id))
+    return views.work_order_detail(session, service.engineer_accept(session, actor, work_order_id), actor)
 
 
 @router.post("/work-orders/{work_order_id}/start-travel", response_model=WorkOrderDetail)
 def start_travel(session: DbSession, actor: ApiActor, work_order_id: int) -> WorkOrderDetail:
-    return views.work_order_detail(session, service.start_travel(session, actor, work_order_id))
+    return views.work_order_detail(session, service.start_travel(session, actor, work_order_id), actor)
 
 
 @router.post("/work-orders/{work_order_id}/check-in", response_model=WorkOrderDetail)
 def check_in(session: DbSession, actor: ApiActor, work_order_id: int) -> WorkOrderDetail:
     """The engineer is on site: meets the ticket's on-site clock."""
-    return views.work_order_detail(session, service.check_in(session, actor, work_order_id))
+    return views.work_order_detail(session, service.check_in(session, actor, work_order_id), actor)
 
 
 @router.post("/work-orders/{work_order_id}/check-out", response_model=WorkOrderDetail)
 def check_out(session: DbSession, actor: ApiActor, work_order_id: int, data: CheckOutIn) -> WorkOrderDetail:
-    return views.work_order_detail(session, service.check_out(session, actor, work_order_id, data.notes))
+    return views.work_order_detail(session, service.check_out(session, actor, work_order_id, data.notes), actor)
 
 
 @router.post("/work-orders/{work_order_id}/confirm", response_model=WorkOrderDetail)
 def confirm(session: DbSession, actor: ApiActor, work_order_id: int, data: ConfirmIn) -> WorkOrderDetail:
     """The customer confirms a done visit with a rating 1-5."""
     order = service.confirm_visit(session, actor, work_order_id, data.rating, data.comment)
-    return views.work_order_detail(session, order)
+    return views.work_order_detail(session, order, actor)
 
 
 @router.post("/work-orders/{work_order_id}/cancel", response_model=WorkOrderDetail)
 def cancel(session: DbSession, actor: ApiActor, work_order_id: int, data: CancelIn) -> WorkOrderDetail:
-    return views.work_order_detail(session, service.cancel(session, actor, work_order_id, data.reason))
+    return views.work_order_detail(session, service.cancel(session, actor, work_order_id, data.reason), actor)
 
 
 # --- plans and proposals -----------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def list_proposals(
 @router.post("/proposals/{proposal_id}/accept", response_model=WorkOrderDetail)
 def accept_proposal(session: DbSession, actor: ApiActor, proposal_id: int) -> WorkOrderDetail:
     """Assign the proposed engineer (409 naming engineer_id if the engineer was taken meanwhile)."""
-    return views.work_order_detail(session, service.accept_proposal(session, actor, proposal_id))
+    return views.work_order_detail(session, service.accept_proposal(session, actor, proposal_id), actor)
 
 
 @router.post("/proposals/{proposal_id}/reject", response_model=ProposalRead)

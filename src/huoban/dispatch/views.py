@@ -15,7 +15,17 @@ from huoban.dispatch.schemas import (
     WorkOrderEventRead,
     WorkOrderRead,
 )
-from huoban.models import DispatchPlan, DispatchProposal, Engineer, Organization, Region, User, WorkOrder
+from huoban.identity.actor import Actor
+from huoban.models import (
+    DispatchPlan,
+    DispatchProposal,
+    Engineer,
+    Organization,
+    Region,
+    User,
+    WorkOrder,
+    WorkOrderEvent,
+)
 
 
 def engineer_names(session: Session, engineer_ids: set[int]) -> dict[int, tuple[str, str]]:
@@ -33,7 +43,25 @@ def _region_names(session: Session, codes: set[str]) -> dict[str, Region]:
     return {r.code: r for r in session.scalars(select(Region).where(Region.code.in_(codes)))} if codes else {}
 
 
-def work_order_detail(session: Session, order: WorkOrder) -> WorkOrderDetail:
+INTERNAL_KINDS = ("note",)  # dispatchers' notes on proposals: the provider's own business
+NOTED_KINDS = ("assigned", "override")  # their bodies carry the dispatcher's note
+
+
+def visible_events(events: list[WorkOrderEvent], actor: Actor | None) -> list[WorkOrderEventRead]:
+    """The timeline as the actor may see it: outside the operator, without dispatchers' notes."""
+    out = []
+    for event in events:
+        read = WorkOrderEventRead.model_validate(event)
+        if actor is not None and not actor.is_operator:
+            if event.kind in INTERNAL_KINDS:
+                continue
+            if event.kind in NOTED_KINDS:
+                read.body = None
+        out.append(read)
+    return out
+
+
+def work_order_detail(session: Session, order: WorkOrder, actor: Actor | None = None) -> WorkOrderDetail:
     region = session.get_one(Region, order.site_region_code)
     customer = session.get_one(Organization, order.customer_org_id)
     engineer = engineer_names(session, {order.engineer_id}).get(order.engineer_id) if order.engineer_id else None
@@ -43,7 +71,7 @@ def work_order_detail(session: Session, order: WorkOrder) -> WorkOrderDetail:
         site_region_name=region.full_name, customer_name=customer.name,
         engineer_name=engineer[0] if engineer else None,
         assigned_org_name=assigned_org.name if assigned_org else None,
-        events=[WorkOrderEventRead.model_validate(e) for e in repo.work_order_events(session, order)],
+        events=visible_events(repo.work_order_events(session, order), actor),
     )
 
 
