@@ -4,8 +4,10 @@
 round). Its objective is lexicographic, in this order:
 
 1. the fewest orders that do not get an on-time arrival (late or unassigned alike),
-2. then the fewest unassigned orders (an order served late beats an order not served),
-3. then the least total travel time.
+2. then, among those, the least urgent ones (`priority_rank`: a P1 missing its target weighs 3, a P4 0), so a
+   P1 is not sent a late engineer while the one who could reach it in time takes a P3 due in two days,
+3. then the fewest unassigned orders (an order served late beats an order not served),
+4. then the least total travel time.
 
 So no other one-per-engineer assignment of the same orders has more on-time arrivals, and `greedy_plan` (each
 order in urgency order takes the nearest free qualified engineer) is such an assignment. An order without a
@@ -281,11 +283,15 @@ def plan(orders: list[OrderInput], engineers: list[EngineerInput], now: datetime
         rows, row_pos = np.unique(pairs.oi, return_inverse=True)
         cols, col_pos = np.unique(pairs.ej, return_inverse=True)
         travel_bound = int(pairs.travel_min.max()) + 1
-        unassigned_weight = float(len(rows) * travel_bound + 1)  # more than any total travel
-        late_weight = (len(rows) + 1) * unassigned_weight  # more than any unassigned count plus travel
-        cost = np.full((len(rows), len(cols) + len(rows)), np.inf)
-        cost[:, len(cols):] = late_weight + unassigned_weight
-        cost[row_pos, col_pos] = pairs.travel_min + np.where(pairs.late, late_weight, 0.0)
+        n = len(rows)
+        unassigned_weight = float(n * travel_bound + 1)  # more than any total travel
+        rank_weight = (n + 1) * unassigned_weight  # more than any unassigned count plus travel
+        late_weight = (3 * n + 1) * rank_weight  # more than any sum of ranks, unassigned count and travel
+        ranks = np.array([priority_rank(orders[int(i)]) for i in rows], dtype=float)
+        miss = late_weight + ranks * rank_weight  # the cost of this order not getting an on-time arrival
+        cost = np.full((n, len(cols) + n), np.inf)
+        cost[:, len(cols):] = (miss + unassigned_weight)[:, None]
+        cost[row_pos, col_pos] = pairs.travel_min + np.where(pairs.late, miss[row_pos], 0.0)
         r, c = linear_sum_assignment(cost)
         for a, b in zip(r, c, strict=True):
             if b < len(cols):
@@ -293,6 +299,11 @@ def plan(orders: list[OrderInput], engineers: list[EngineerInput], now: datetime
                 lo, hi = int(pairs.starts[i]), int(pairs.starts[i + 1])
                 chosen[i] = lo + int(np.flatnonzero(pairs.ej[lo:hi] == cols[b])[0])
     return _results(orders, engineers, pairs, chosen, started)
+
+
+def priority_rank(order: OrderInput) -> int:
+    """How much an order missing its target weighs among orders that miss: P1 3, P2 2, P3 1, P4 (or other) 0."""
+    return {"P1": 3, "P2": 2, "P3": 1}.get(order.priority, 0)
 
 
 def urgency_key(order: OrderInput) -> tuple[bool, datetime, str, int]:
