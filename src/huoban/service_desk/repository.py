@@ -13,8 +13,8 @@ from huoban.models import SlaClock, Ticket, TicketAttachment, TicketEvent
 
 
 def readable(stmt: Select, actor: Actor) -> Select:
-    """Operators see every ticket; customer users their own organization's; partners none yet
-    (the dispatch domain lets a partner see the tickets of work orders assigned to it)."""
+    """Operators see every ticket; customer users their own organization's; partners none: a partner's
+    engineers see the work orders assigned to their partner (dispatch), not the ticket behind them."""
     if actor.is_operator:
         return stmt
     if actor.is_customer:
