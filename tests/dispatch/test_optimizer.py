@@ -210,6 +210,31 @@ def test_a_p1_gets_the_on_time_engineer_before_a_p3_with_days_to_spare() -> None
     assert best.proposals[0].reasons == ["engineers_taken:1"]
 
 
+def test_an_order_without_a_due_time_never_outweighs_a_p1_that_can_be_served() -> None:
+    # The P4 has no target and a week to go: leaving it waiting costs less than leaving the P1 unassigned,
+    # even though the engineer cannot reach the P1 in time.
+    p1 = order(1, LIXIA, due_minutes=60, priority="P1")
+    p4 = order(2, SHINAN, due_minutes=None, priority="P4", earliest_start=NOW + timedelta(days=7))
+    assert minutes_between(SHINAN, LIXIA) > 60
+    best = plan([p1, p4], [engineer(1, SHINAN)], NOW, TRAVEL)
+    chosen = {p.order_id: p.chosen.engineer_id if p.chosen else None for p in best.proposals}
+    assert chosen == {1: 1, 2: None}
+    assert best.proposals[0].reasons[0].startswith("late:") and best.proposals[1].reasons == ["engineers_taken:1"]
+
+
+def test_an_unassigned_p1_costs_more_than_an_unassigned_p4() -> None:
+    # Both miss their targets whoever goes, so tiers 1 and 2 tie; the P1 is served although the P4 is nearer.
+    p4 = order(1, ZHANGQIU, due_minutes=10, priority="P4")
+    p1 = order(2, SHINAN, due_minutes=10, priority="P1")
+    assert minutes_between(LIXIA, ZHANGQIU) < minutes_between(LIXIA, SHINAN)
+    best = plan([p4, p1], [engineer(1, LIXIA)], NOW, TRAVEL)
+    assert {p.order_id: p.chosen.engineer_id if p.chosen else None for p in best.proposals} == {1: None, 2: 1}
+    # without due times alike
+    best = plan([order(1, ZHANGQIU, due_minutes=None, priority="P4"), order(2, SHINAN, due_minutes=None)],
+                [engineer(1, LIXIA)], NOW, TRAVEL)
+    assert {p.order_id: p.chosen.engineer_id if p.chosen else None for p in best.proposals} == {1: None, 2: 1}
+
+
 def test_one_engineer_per_round_and_the_other_order_says_why() -> None:
     urgent = order(1, due_minutes=60)
     routine = order(2, due_minutes=2000, priority="P3")
@@ -271,31 +296,29 @@ RANK = {"P1": 3, "P2": 2, "P3": 1}
 
 def objective(orders: list[OrderInput], engineers: list[EngineerInput],
               picks: dict[int, int]) -> tuple[int, int, int, int]:
-    """(orders not on time, their priority ranks summed, orders unassigned, travel minutes) for picks
-    order index -> engineer index."""
+    """(orders with a due time not on time, their priority ranks summed, unassigned orders weighted by
+    1 + rank, travel minutes) for picks order index -> engineer index."""
     not_on_time = ranks = unassigned = travel = 0
     for i, o in enumerate(orders):
         j = picks.get(i)
+        arrive = None if j is None else feasible_arrival(o, engineers[j])
         if j is None:
-            not_on_time += 1
-            ranks += RANK.get(o.priority, 0)
-            unassigned += 1
-            continue
-        e = engineers[j]
-        arrive = feasible_arrival(o, e)
-        assert arrive is not None
-        travel += TRAVEL.minutes(great_circle_km(e.longitude, e.latitude, o.longitude, o.latitude))
-        if o.due_at is not None and arrive > o.due_at:
+            unassigned += 1 + RANK.get(o.priority, 0)
+        else:
+            assert arrive is not None
+            e = engineers[j]
+            travel += TRAVEL.minutes(great_circle_km(e.longitude, e.latitude, o.longitude, o.latitude))
+        if o.due_at is not None and (arrive is None or arrive > o.due_at):
             not_on_time += 1
             ranks += RANK.get(o.priority, 0)
     return not_on_time, ranks, unassigned, travel
 
 
 def result_objective(result: PlanResult, orders: list[OrderInput]) -> tuple[int, int, int, int]:
-    unassigned = sum(1 for p in result.proposals if p.chosen is None)
-    missed = [o for o, p in zip(orders, result.proposals, strict=True) if p.chosen is None or p.chosen.on_time is False]
-    return (len(result.proposals) - result.on_time, sum(RANK.get(o.priority, 0) for o in missed), unassigned,
-            result.travel_minutes)
+    pairs = list(zip(orders, result.proposals, strict=True))
+    missed = [o for o, p in pairs if o.due_at is not None and (p.chosen is None or p.chosen.on_time is False)]
+    unassigned = sum(1 + RANK.get(o.priority, 0) for o, p in pairs if p.chosen is None)
+    return len(missed), sum(RANK.get(o.priority, 0) for o in missed), unassigned, result.travel_minutes
 
 
 @st.composite
@@ -371,7 +394,10 @@ def test_plans_are_feasible_use_each_engineer_once_and_are_optimal(
         if len([j for j in combo if j is not None]) == len({j for j in combo if j is not None})
     )
     assert result_objective(best, orders) == optimum
-    # hence at least as many on time as greedy; equal on time: no more urgent misses, then unassigned, then travel
+    # hence at least as many on time among orders with a due time as greedy; equal on time: no more urgent
+    # misses, then no more weighted unassigned, then no more travel
     g = result_objective(greedy, orders)
     assert result_objective(best, orders) <= g
-    assert best.on_time >= greedy.on_time
+    assert best.on_time_due >= greedy.on_time_due
+    due = [o for o in orders if o.due_at is not None]
+    assert best.on_time_due == len(due) - result_objective(best, orders)[0]

@@ -3,15 +3,17 @@
 `plan` solves one assignment problem with SciPy's `linear_sum_assignment` (at most one order per engineer per
 round). Its objective is lexicographic, in this order:
 
-1. the fewest orders that do not get an on-time arrival (late or unassigned alike),
+1. the fewest orders WITH a due time that do not get an on-time arrival (late or unassigned alike),
 2. then, among those, the least urgent ones (`priority_rank`: a P1 missing its target weighs 3, a P4 0), so a
    P1 is not sent a late engineer while the one who could reach it in time takes a P3 due in two days,
-3. then the fewest unassigned orders (an order served late beats an order not served),
+3. then the fewest unassigned orders, each weighted by 1 + its priority rank (a P1 left waiting costs 4, a P4
+   1): an order served late beats an order not served, and a P4 waits before a P1 does,
 4. then the least total travel time.
 
-So no other one-per-engineer assignment of the same orders has more on-time arrivals, and `greedy_plan` (each
-order in urgency order takes the nearest free qualified engineer) is such an assignment. An order without a
-due time counts as on time whenever it is served.
+An order without a due time never counts as a miss: leaving it unassigned costs only tier 3. So no other
+one-per-engineer assignment of the same orders has more on-time arrivals among the orders with a due time
+(`PlanResult.on_time_due`), and `greedy_plan` (each order in urgency order takes the nearest free qualified
+engineer) is such an assignment.
 
 An engineer qualifies for an order when they hold every required skill; hold the required certification and
 it has not expired on the arrival date (China time); serve the order's region (`regions_served` entries are
@@ -284,13 +286,15 @@ def plan(orders: list[OrderInput], engineers: list[EngineerInput], now: datetime
         cols, col_pos = np.unique(pairs.ej, return_inverse=True)
         travel_bound = int(pairs.travel_min.max()) + 1
         n = len(rows)
-        unassigned_weight = float(n * travel_bound + 1)  # more than any total travel
-        rank_weight = (n + 1) * unassigned_weight  # more than any unassigned count plus travel
-        late_weight = (3 * n + 1) * rank_weight  # more than any sum of ranks, unassigned count and travel
         ranks = np.array([priority_rank(orders[int(i)]) for i in rows], dtype=float)
-        miss = late_weight + ranks * rank_weight  # the cost of this order not getting an on-time arrival
+        has_due = np.array([orders[int(i)].due_at is not None for i in rows], dtype=bool)
+        # each weight exceeds the largest possible total of every lower tier
+        unassigned_weight = float(n * travel_bound + 1)  # tier 3 over tier 4 (total travel)
+        rank_weight = (float((1 + ranks).sum()) + 1) * unassigned_weight  # tier 2 over tiers 3 and 4
+        late_weight = (float(ranks[has_due].sum()) + 1) * rank_weight  # tier 1 over tiers 2 to 4
+        miss = np.where(has_due, late_weight + ranks * rank_weight, 0.0)  # no on-time arrival for a due order
         cost = np.full((n, len(cols) + n), np.inf)
-        cost[:, len(cols):] = (miss + unassigned_weight)[:, None]
+        cost[:, len(cols):] = (miss + unassigned_weight * (1 + ranks))[:, None]
         cost[row_pos, col_pos] = pairs.travel_min + np.where(pairs.late, miss[row_pos], 0.0)
         r, c = linear_sum_assignment(cost)
         for a, b in zip(r, c, strict=True):
@@ -302,7 +306,8 @@ def plan(orders: list[OrderInput], engineers: list[EngineerInput], now: datetime
 
 
 def priority_rank(order: OrderInput) -> int:
-    """How much an order missing its target weighs among orders that miss: P1 3, P2 2, P3 1, P4 (or other) 0."""
+    """How much an order missing its target weighs among orders that miss: P1 3, P2 2, P3 1, P4 (or other) 0;
+    an unassigned order weighs 1 + its rank."""
     return {"P1": 3, "P2": 2, "P3": 1}.get(order.priority, 0)
 
 

@@ -72,7 +72,13 @@ class PlanResult:
 
     @property
     def on_time(self) -> int:
+        """Assigned orders that are not late (an order without a due time counts once served)."""
         return sum(1 for p in self.proposals if p.chosen is not None and p.chosen.on_time is not False)
+
+    @property
+    def on_time_due(self) -> int:
+        """On-time arrivals among the orders with a due time (what the optimizer maximises first)."""
+        return sum(1 for p in self.proposals if p.chosen is not None and p.chosen.on_time is True)
 
     @property
     def travel_minutes(self) -> int:
