@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from huoban.dispatch import engineers as dispatch_engineers
 from huoban.dispatch import service as dispatch_service
 from huoban.models import (
     Calendar,
@@ -62,7 +63,7 @@ class FrozenTime:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
         self.now = now
-        for module in (dispatch_service, desk_service, desk_routes):
+        for module in (dispatch_service, dispatch_engineers, desk_service, desk_routes):
             monkeypatch.setattr(module, "utcnow", lambda: self.now)
 
     def set(self, now: datetime) -> datetime:

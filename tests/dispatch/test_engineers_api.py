@@ -3,10 +3,20 @@ address, skills from the fixed vocabulary, regions served, calendar, certificati
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from huoban.models import AuditEntry
-from tests.dispatch.factories import ENGINEERS, LICHENG, SHOUGUANG, calendar_id, create_engineer, error_fields, ok
+from huoban.models import AuditEntry, EngineerAbsence, EngineerCertification
+from tests.dispatch.factories import (
+    ENGINEERS,
+    LICHENG,
+    SHOUGUANG,
+    FrozenTime,
+    calendar_id,
+    create_engineer,
+    cst,
+    error_fields,
+    ok,
+)
 
 
 def test_a_dispatcher_creates_an_engineer_with_a_home_address_resolved_to_its_county(client, world, db):
@@ -72,7 +82,8 @@ def test_bad_input_names_the_field(client, world):
     assert fields(max_orders_per_day=0)[0].startswith("max_orders_per_day")
 
 
-def test_certifications_and_absences(client, world):
+def test_certifications_and_absences(client, world, monkeypatch):
+    FrozenTime(monkeypatch, cst(2029, 11, 1, 10))
     engineer = create_engineer(client, world, "partner_a_engineer", actor="partner_a_admin")
     path = f"{ENGINEERS}/{engineer['id']}"
     cert = ok(world.call(client, "POST", f"{path}/certifications", "partner_a_admin",
@@ -98,6 +109,36 @@ def test_certifications_and_absences(client, world):
     assert world.call(client, "DELETE", f"{path}/absences/{made['id']}", "partner_a_admin").status_code == 204
     read = ok(world.call(client, "GET", path, "partner_a_admin"))
     assert read["certifications"] == [] and read["absences"] == []
+
+
+def test_absence_and_expiry_dates_stay_within_a_sane_window(client, world, db, monkeypatch):
+    FrozenTime(monkeypatch, cst(2026, 11, 26, 10))
+    engineer = create_engineer(client, world, "partner_a_engineer", actor="partner_a_admin")
+    path = f"{ENGINEERS}/{engineer['id']}"
+
+    def refused(url: str, body: dict[str, object]) -> list[str]:
+        response = world.call(client, "POST", url, "partner_a_admin", json=body)
+        assert response.status_code == 422, response.text
+        return error_fields(response)
+
+    leave = {"kind": "leave", "starts_at": "2026-12-01T00:00:00+08:00", "ends_at": "2026-12-03T00:00:00+08:00"}
+    assert refused(f"{path}/absences", {**leave, "ends_at": "9999-12-30T00:00:00+00:00"}) == ["ends_at"]
+    assert refused(f"{path}/absences", {**leave, "ends_at": "2027-12-05T00:00:00+08:00"}) == ["ends_at"]
+    assert refused(f"{path}/absences", {**leave, "starts_at": "2029-01-01T00:00:00+08:00",
+                                        "ends_at": "2029-01-02T00:00:00+08:00"}) == ["starts_at"]
+    assert refused(f"{path}/absences", {**leave, "starts_at": "2025-11-01T00:00:00+08:00"}) == ["starts_at"]
+    assert db.scalar(select(func.count()).select_from(EngineerAbsence)) == 0
+    ok(world.call(client, "POST", f"{path}/absences", "partner_a_admin",
+                  json={**leave, "ends_at": "2027-11-30T00:00:00+08:00"}), 201)  # a year: the longest
+
+    assert refused(f"{path}/certifications", {"name": "CISP", "expires_on": "9999-12-31"}) == ["expires_on"]
+    assert refused(f"{path}/certifications", {"name": "CISP", "expires_on": "1900-01-01"}) == ["expires_on"]
+    response = world.call(client, "PATCH", path, "partner_a_admin",
+                          json={"certifications": [{"name": "CISP", "expires_on": "9999-12-31"}]})
+    assert response.status_code == 422 and error_fields(response) == ["expires_on"]
+    assert db.scalar(select(func.count()).select_from(EngineerCertification)) == 0
+    ok(world.call(client, "POST", f"{path}/certifications", "partner_a_admin",
+                  json={"name": "CISP", "expires_on": "2056-12-31"}), 201)
 
 
 def test_lists_filter_by_organization_skill_region_and_activity(client, world):

@@ -4,11 +4,11 @@ rejection; later rounds supersede pending proposals; a dry run stores nothing.""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from huoban.models import DispatchPlan, DispatchProposal, WorkOrderEvent
+from huoban.models import DispatchPlan, DispatchProposal, EngineerAbsence, WorkOrderEvent
 from tests.dispatch.factories import (
     LICHENG,
     PLANS,
@@ -118,6 +118,24 @@ def test_leave_keeps_an_engineer_out_until_it_ends(client, world, monkeypatch):
     assert world.call(client, "DELETE", f"/api/v1/dispatch/engineers/{near['id']}/absences/{leave['id']}",
                       "partner_a_admin").status_code == 204
     assert proposal_for(run_plan(client, world), order["id"])["engineer_id"] == near["id"]
+
+
+def test_an_absence_stored_to_the_end_of_time_leaves_the_engineer_out_and_planning_works(client, world, db,
+                                                                                         monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    near = create_engineer(client, world, "partner_a_engineer", home_region_code=SHOUGUANG)
+    far = create_engineer(client, world, "partner_b_engineer", home_region_code=LICHENG)
+    # a row from before absences were bounded (the API now refuses it)
+    db.add(EngineerAbsence(engineer_id=near["id"], kind="leave", starts_at=datetime(2026, 3, 1, tzinfo=UTC),
+                           ends_at=datetime(9999, 12, 30, tzinfo=UTC)))
+    db.commit()
+    order = visit(client, world)
+    plan = run_plan(client, world)
+    assert plan["summary"]["engineers"] == 1
+    assert proposal_for(plan, order["id"])["engineer_id"] == far["id"]
+    assigned = world.call(client, "POST", f"{WORK_ORDERS}/{order['id']}/assign", "operator_dispatcher",
+                          json={"engineer_id": near["id"]})
+    assert assigned.status_code == 409 and error_fields(assigned) == ["engineer_id"]
 
 
 def test_capacity_and_busy_engineers(client, world, monkeypatch):

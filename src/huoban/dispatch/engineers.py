@@ -7,7 +7,7 @@ An engineer is a user of the operator or of a partner; `org_id` repeats the user
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +39,13 @@ from huoban.models import (
     utcnow,
 )
 
+# Sane windows for dates people type: an absence starts between a year ago and two years ahead and lasts at
+# most a year; a certificate expires between 20 years ago and 30 years ahead. Anything else is a typo (or an
+# attempt to block planning with a date the arithmetic cannot hold).
+ABSENCE_STARTS_BEFORE = timedelta(days=365)
+ABSENCE_STARTS_AFTER = timedelta(days=2 * 365)
+ABSENCE_LONGEST = timedelta(days=366)
+EXPIRY_YEARS_BEFORE, EXPIRY_YEARS_AFTER = 20, 30
 DEFAULT_CALENDAR = "24x7"  # engineers on call; give cn-standard (or any stored calendar) for office hours
 MANAGER_ROLES = (Role.admin, Role.dispatcher)
 
@@ -73,7 +80,32 @@ def _set_home(session: Session, engineer: Engineer, code: str | None, address: s
     engineer.home_latitude = region.latitude
 
 
+def check_expiry(expires_on: date | None, today: date) -> None:
+    """422 naming expires_on when the date lies outside the sane window (see EXPIRY_YEARS_*)."""
+    if expires_on is None:
+        return
+    low = date(today.year - EXPIRY_YEARS_BEFORE, 1, 1)
+    high = date(today.year + EXPIRY_YEARS_AFTER, 12, 31)
+    if not low <= expires_on <= high:
+        raise Invalid("A certificate expires between %(low)s and %(high)s.", field="expires_on",
+                      low=low.isoformat(), high=high.isoformat())
+
+
+def check_absence(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
+    """422 naming the field: an absence starts within a year before and two years after now, ends after it
+    starts and lasts at most a year."""
+    if not now - ABSENCE_STARTS_BEFORE <= starts_at <= now + ABSENCE_STARTS_AFTER:
+        raise Invalid("An absence starts between a year ago and two years from now.", field="starts_at")
+    if ends_at <= starts_at:
+        raise Invalid("An absence ends after it starts.", field="ends_at")
+    if ends_at - starts_at > ABSENCE_LONGEST:
+        raise Invalid("An absence lasts at most a year.", field="ends_at")
+
+
 def _replace_certifications(session: Session, engineer: Engineer, certs: list[CertificationIn]) -> None:
+    today = utcnow().date()
+    for cert in certs:
+        check_expiry(cert.expires_on, today)
     for old in session.scalars(select(EngineerCertification).where(EngineerCertification.engineer_id == engineer.id)):
         session.delete(old)
     session.flush()
@@ -147,6 +179,7 @@ def update_engineer(session: Session, actor: Actor, engineer_id: int, data: Engi
 def add_certification(session: Session, actor: Actor, engineer_id: int, data: CertificationIn) -> EngineerCertification:
     engineer = repo.get_engineer(session, actor, engineer_id, for_update=True)
     _require_manage(actor, engineer.org_id)
+    check_expiry(data.expires_on, utcnow().date())
     cert = EngineerCertification(engineer_id=engineer.id, name=data.name, number=data.number,
                                  expires_on=data.expires_on)
     session.add(cert)
@@ -171,8 +204,7 @@ def remove_certification(session: Session, actor: Actor, engineer_id: int, certi
 def add_absence(session: Session, actor: Actor, engineer_id: int, data: AbsenceIn) -> EngineerAbsence:
     engineer = repo.get_engineer(session, actor, engineer_id, for_update=True)
     _require_manage(actor, engineer.org_id)
-    if data.ends_at <= data.starts_at:
-        raise Invalid("An absence ends after it starts.", field="ends_at")
+    check_absence(data.starts_at, data.ends_at, utcnow())
     absence = EngineerAbsence(engineer_id=engineer.id, kind=data.kind, starts_at=data.starts_at,
                               ends_at=data.ends_at, reason=data.reason, created_by_id=actor.user_id)
     session.add(absence)

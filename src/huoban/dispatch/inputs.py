@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from huoban.dispatch import repository as repo
 from huoban.dispatch.planning import EngineerInput, OrderInput
 from huoban.models import Engineer, Organization, SlaClock, User, WorkOrder
-from huoban.sla.calendar import WorkCalendar, working_intervals
+from huoban.sla.calendar import CalendarError, WorkCalendar, working_intervals
 from huoban.sla.store import work_calendar
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -38,13 +38,19 @@ def china_date(now: datetime) -> date:
 
 
 def next_working_instant(cal: WorkCalendar, at: datetime) -> datetime | None:
-    for start, _ in working_intervals(cal, at, at + LOOKAHEAD):
-        return start
+    """The first working instant within LOOKAHEAD of `at`; None when there is none, or when `at` lies so far
+    ahead (an absence ending in year 9999, say) that the arithmetic overflows."""
+    try:
+        for start, _ in working_intervals(cal, at, at + LOOKAHEAD):
+            return start
+    except (OverflowError, CalendarError):
+        return None
     return None
 
 
 def available_from(cal: WorkCalendar, now: datetime, absences: Sequence[tuple[datetime, datetime]]) -> datetime | None:
-    """The first instant at or after `now` outside every absence and inside the calendar's working time."""
+    """The first instant at or after `now` outside every absence and inside the calendar's working time; None
+    (not available this round) when there is none within reach."""
     moment = now
     for _ in range(100):
         moved = False
@@ -57,7 +63,7 @@ def available_from(cal: WorkCalendar, now: datetime, absences: Sequence[tuple[da
         if working > moment:
             moment, moved = working, True
         if not moved:
-            return moment
+            return moment if moment - now <= LOOKAHEAD else None
     return None
 
 
