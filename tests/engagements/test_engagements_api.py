@@ -129,7 +129,7 @@ def test_a_customer_opens_one_for_its_own_organization_owned_by_its_account_mana
                            budget_min_fen=80_000_000, budget_max_fen=120_000_000)
     assert body["customer_org_id"] == world.orgs["customer_a"].id
     assert body["owner_id"] == world.users["operator_admin"].id
-    assert body["members"] == []
+    assert body["members"] is None  # the presales team is the provider's business
 
     other = world.call(client, "POST", ENGAGEMENTS, "customer_a_member",
                        json={"title": "x", "goal": "y", "customer_org_id": world.orgs["customer_b"].id})
@@ -331,7 +331,7 @@ def test_accepting_by_hand_waits_for_every_deliverable(client, world, db):
 # --- consultations -------------------------------------------------------------------------------------
 
 
-def test_a_consultation_records_both_sides_and_effort_the_customer_never_sees(client, world, db):
+def test_a_consultation_records_both_sides_and_effort_and_stays_internal(client, world, db):
     body = open_engagement(client, world)
     made = consult(client, world, body["id"])
     assert made["effort_minutes"] == 150
@@ -339,19 +339,43 @@ def test_a_consultation_records_both_sides_and_effort_the_customer_never_sees(cl
         ("operator_admin", "provider", 90), ("王工", "partner", 60), ("customer_a_admin", "customer", 0)]
     assert (made["kind"], made["held_on"], made["follow_ups"]) == ("meeting", "2026-07-15", "下周出方案")
     assert count(db, AuditEntry, AuditEntry.action == "engagement.consultation") == 1
-    assert read(client, world, body["id"], "customer_a_admin")["events"][-1]["kind"] == "consultation"
+    assert read(client, world, body["id"])["events"][-1]["kind"] == "consultation"
 
+    # Minutes, follow-ups and who attended are the provider's internal record: customers get 404 and no trace.
     path = f"{ENGAGEMENTS}/{body['id']}/consultations"
     for actor in ("customer_a_admin", "customer_a_member"):
         one = world.call(client, "GET", f"{path}/{made['id']}", actor)
         listed = world.call(client, "GET", path, actor)
-        assert one.status_code == listed.status_code == 200
-        assert "effort" not in one.text and "effort" not in listed.text
-        assert one.json()["minutes"] == "客户关心能耗。"
-        assert all(set(p) == {"user_id", "name", "side"} for p in one.json()["participants"])
-        assert listed.json()["total"] == 1
+        assert one.status_code == listed.status_code == 404
+        assert "客户关心能耗" not in one.text + listed.text
+        seen = read(client, world, body["id"], actor)
+        assert [e["kind"] for e in seen["events"]] == ["created"]
+        assert "需求访谈" not in str(seen)
+    event = db.scalar(select(EngagementEvent).where(EngagementEvent.kind == "consultation"))
+    assert event is not None and event.is_internal
     operator_view = world.call(client, "GET", path, "operator_agent").json()
     assert operator_view["items"][0]["effort_minutes"] == 150
+    assert operator_view["items"][0]["minutes"] == "客户关心能耗。"
+
+
+def test_customers_see_neither_the_presales_team_nor_why_the_engagement_was_lost(client, world, db):
+    agent = world.users["operator_agent"]
+    body = open_engagement(client, world, member_ids=[agent.id])
+    move(client, world, body["id"], "lost", reason="客户预算被砍，竞品低价")
+    operator = read(client, world, body["id"])
+    assert operator["members"] == [{"user_id": agent.id, "role": "presales"}]
+    assert operator["lost_reason"] == "客户预算被砍，竞品低价"
+    assert operator["events"][-1]["body"] == "客户预算被砍，竞品低价"
+    for actor in ("customer_a_admin", "customer_a_member"):
+        seen = read(client, world, body["id"], actor)
+        assert seen["stage"] == "lost" and seen["members"] is None and seen["lost_reason"] is None
+        assert [(e["kind"], e["to_value"], e["body"]) for e in seen["events"]] == [
+            ("created", "inquiry", None), ("stage", "lost", None)]
+        listed = world.call(client, "GET", ENGAGEMENTS, actor).json()["items"]
+        assert [(e["id"], e["lost_reason"]) for e in listed] == [(body["id"], None)]
+        assert "竞品低价" not in world.call(client, "GET", f"{ENGAGEMENTS}/{body['id']}", actor).text
+    # the stored event keeps its reason: the customer's view was a copy
+    assert db.scalar(select(EngagementEvent.body).where(EngagementEvent.to_value == "lost")) == "客户预算被砍，竞品低价"
 
 
 @pytest.mark.parametrize(("fields", "field"), [
@@ -362,6 +386,9 @@ def test_a_consultation_records_both_sides_and_effort_the_customer_never_sees(cl
     ({"participants": [{"name": "王工", "side": "vendor"}]}, "participants.0.side"),
     ({"kind": "dinner"}, "kind"),
     ({"held_on": "2026-13-01"}, "held_on"),
+    ({"held_on": "0001-01-01"}, "held_on"),
+    ({"held_on": "9999-12-31"}, "held_on"),
+    ({"held_on": "1999-12-31"}, "held_on"),
     ({"effort": 5}, "effort"),
 ])
 def test_bad_consultations_are_refused_naming_the_field(client, world, db, fields, field):
@@ -371,6 +398,35 @@ def test_bad_consultations_are_refused_naming_the_field(client, world, db, field
                           json=payload)
     assert response.status_code == 422, response.text
     assert error_fields(response) == [field]
+
+
+@pytest.mark.parametrize(("who", "side", "field"), [
+    ("customer_b_admin", "customer", "participants.0.user_id"),  # another customer's person
+    ("customer_b_admin", "provider", "participants.0.user_id"),
+    ("customer_a_admin", "provider", "participants.0.side"),  # this customer's person passed off as the provider
+    ("operator_agent", "customer", "participants.0.side"),
+    ("operator_agent", "partner", "participants.0.side"),
+    ("partner_a_engineer", "provider", "participants.0.side"),
+])
+def test_a_participant_with_an_account_sits_on_the_side_of_its_organization(client, world, db, who, side, field):
+    body = open_engagement(client, world)
+    payload = {"kind": "call", "held_on": "2026-07-01", "title": "电话沟通",
+               "participants": [{"user_id": world.users[who].id, "side": side}]}
+    response = world.call(client, "POST", f"{ENGAGEMENTS}/{body['id']}/consultations", "operator_admin",
+                          json=payload)
+    assert response.status_code == 422, response.text
+    assert error_fields(response) == [field]
+    assert count(db, AuditEntry, AuditEntry.action == "engagement.consultation") == 0
+
+
+def test_participants_of_the_provider_a_partner_and_this_customer_are_accepted(client, world, db):
+    body = open_engagement(client, world)
+    made = consult(client, world, body["id"], participants=[
+        {"user_id": world.users["operator_agent"].id, "side": "provider", "effort_minutes": 30},
+        {"user_id": world.users["partner_a_engineer"].id, "side": "partner", "effort_minutes": 45},
+        {"user_id": world.users["customer_a_member"].id, "side": "customer"}])
+    assert [(p["name"], p["side"]) for p in made["participants"]] == [
+        ("operator_agent", "provider"), ("partner_a_engineer", "partner"), ("customer_a_member", "customer")]
 
 
 # --- the permission matrix -----------------------------------------------------------------------------
@@ -388,8 +444,9 @@ def test_every_endpoint_applies_the_permission_matrix(client, world, db):
     one = f"{ENGAGEMENTS}/{body['id']}"
 
     world.check(client, "GET", one, READERS)
-    world.check(client, "GET", f"{one}/consultations", READERS)
-    world.check(client, "GET", f"{one}/consultations/{consultation['id']}", READERS)
+    internal = {**READERS, "customer_a_admin": 404, "customer_a_member": 404}
+    world.check(client, "GET", f"{one}/consultations", internal)
+    world.check(client, "GET", f"{one}/consultations/{consultation['id']}", internal)
     world.check(client, "GET", f"{one}/consultations/987654", {"operator_admin": 404, "customer_a_admin": 404})
     world.check(client, "GET", ENGAGEMENTS, {"operator_agent": 200, "customer_b_admin": 200, "partner_a_admin": 200,
                                              "anonymous": 401})

@@ -110,7 +110,11 @@ def test_provider_pages_render_with_real_content(client, world, db, locale):
     assert 'data-version="2" data-status="submitted"' in html and 'data-version="1" data-status="superseded"' in html
     assert f'/engagements/{engagement.id}/requirements/2/export.xlsx' in html
     assert 'id="stage-form"' in html and 'value="consulting"' in html
-    assert ("Waiting for the customer" if locale == "en" else "lang=\"zh-CN\"") in html
+    if locale == "en":
+        assert "Waiting for the customer&#39;s sign-off" in html and 'data-stage="inquiry">Inquiry<' in html
+    else:
+        assert 'lang="zh-CN"' in html and "等待客户签署" in html and "Waiting for the customer" not in html
+        assert 'data-stage="inquiry">初步询问<' in html
 
     edit = client.get(f"/engagements/{engagement.id}/requirements/edit")
     assert edit.status_code == 200 and 'value="R-3"' in edit.text and "系统支持两万人并发访问" in edit.text
@@ -118,6 +122,11 @@ def test_provider_pages_render_with_real_content(client, world, db, locale):
     diff = client.get(f"/engagements/{engagement.id}/requirements/diff?from=1&to=2")
     assert diff.status_code == 200
     assert 'data-key="R-2"' in diff.text and "<ins>两万人</ins>" in diff.text.replace("<del>万人</del>", "")
+    backwards = client.get(f"/engagements/{engagement.id}/requirements/diff?from=2&to=1")
+    assert backwards.status_code == 200
+    assert 'id="diff-result" data-from="2" data-to="1"' in backwards.text
+    changed = backwards.text.split('class="diff-item diff-changed" data-key="R-2"')[1].split("</li>")[0]
+    assert "<del>两万人</del>" in changed.replace("<ins>万人</ins>", "")
 
     version = client.get(f"/engagements/{engagement.id}/requirements/1")
     assert version.status_code == 200 and "Export monthly reports as PDF." in version.text

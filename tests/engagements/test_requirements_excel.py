@@ -4,13 +4,14 @@ export that re-imports to the identical item set."""
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Any
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from huoban.engagements.excel import read_items
+from huoban.engagements.excel import RowErrors, read_items
 from huoban.errors import Invalid
 from huoban.models import RequirementVersion
 from tests.engagements.test_requirements import ITEMS, call, make_engagement, propose
@@ -26,6 +27,19 @@ def sheet(rows: list[list[Any]]) -> bytes:
         ws.append(row)
     out = io.BytesIO()
     book.save(out)
+    return out.getvalue()
+
+
+def truncated_sheet() -> bytes:
+    """A well-formed zip whose sheet1.xml stops mid-element: the XML parser fails only while the rows are read."""
+    source = zipfile.ZipFile(io.BytesIO(sheet([["标题"], *[[f"需求{i}"] for i in range(50)]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = content[:len(content) // 2]
+            target.writestr(info, content)
     return out.getvalue()
 
 
@@ -67,7 +81,7 @@ def test_import_rejects_a_bad_file_naming_every_row_and_writes_nothing(client, w
     assert versions(db) == 0
 
     for content in (b"not a spreadsheet", b"PK\x03\x04 broken zip", sheet([["名称", "说明"], ["a", "b"]]),
-                     sheet([["标题"]])):
+                     sheet([["标题"]]), truncated_sheet()):
         body = upload(client, world, engagement.id, content, expect=422)
         assert body["errors"][0]["field"] == "file"
     too_big = b"PK\x03\x04" + b"0" * (1024 * 1024)
@@ -76,7 +90,9 @@ def test_import_rejects_a_bad_file_naming_every_row_and_writes_nothing(client, w
                           "customer_a_admin", files={"file": ("a.xlsx", too_big, XLSX)})
     assert response.status_code in (413, 422)
     with pytest.raises(Invalid, match="larger than 1 MB"):
-        read_items(too_big)
+        read_items(too_big, {})
+    with pytest.raises(Invalid, match="Not a readable .xlsx file"):
+        read_items(truncated_sheet(), {})
     assert versions(db) == 0
 
 
@@ -95,15 +111,20 @@ def test_import_follows_the_same_permissions_and_rules_as_proposing(client, worl
 
 def test_export_then_import_gives_the_identical_item_set(client, world, db):
     engagement = make_engagement(db, world)
-    items = [*ITEMS, {"title": "=SUM(A1:A2)", "description": "公式不应执行\n第二行", "priority": "must"}]
+    owners = [world.users[u].id for u in ("operator_agent", "customer_a_member", "partner_a_engineer")]
+    items = [{**item, "owner_id": owner} for item, owner in zip(ITEMS, owners, strict=True)]
+    items.append({"title": "=SUM(A1:A2)", "description": "公式不应执行\n第二行", "priority": "must"})
     v1 = propose(client, world, engagement.id, items)
+    assert [i["owner_id"] for i in v1["items"]] == [*owners, None]
     response = call(client, world, "customer_a_member", "GET", f"/{engagement.id}/requirements/1/export.xlsx")
     assert response.headers["content-type"] == XLSX
     book = load_workbook(io.BytesIO(response.content))
     ws = book.active
     assert ws is not None
     assert [c.value for c in ws[1]] == ["编号/key", "标题/title", "描述/description",
-                                        "验收标准/acceptance criteria", "优先级/priority"]
+                                        "验收标准/acceptance criteria", "优先级/priority", "负责人/owner"]
+    assert [ws.cell(row, 6).value for row in range(2, 6)] == [
+        "operator_agent@world.test", "customer_a_member@world.test", "partner_a_engineer@world.test", None]
     assert ws["B5"].data_type == "s"  # text, not a formula
 
     v2 = upload(client, world, engagement.id, response.content)
@@ -111,4 +132,18 @@ def test_export_then_import_gives_the_identical_item_set(client, world, db):
     assert v2["items"] == v1["items"]
     diff = call(client, world, "operator_admin", "GET", f"/{engagement.id}/requirements/diff?from=1&to=2")
     assert diff["added"] == diff["removed"] == diff["changed"] == diff["reordered"] == []
-    assert [i.title for i in read_items(response.content)] == [i["title"] for i in items]
+    with pytest.raises(RowErrors) as refused:  # owners nobody can resolve are row errors, not dropped
+        read_items(response.content, {})
+    assert [(e["row"], e["field"]) for e in refused.value.errors] == [(2, "owner"), (3, "owner"), (4, "owner")]
+
+
+def test_an_owner_the_import_cannot_resolve_is_a_row_error(client, world, db):
+    engagement = make_engagement(db, world)
+    data = sheet([["标题", "负责人"], ["单点登录", "OPERATOR_AGENT@world.test"], ["报表", "customer_b_admin@world.test"],
+                  ["审计", "nobody@example.com"]])
+    body = upload(client, world, engagement.id, data, expect=422)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(3, "owner"), (4, "owner")]
+    assert versions(db) == 0
+    good = upload(client, world, engagement.id, sheet([["标题", "负责人"], ["单点登录", "OPERATOR_AGENT@world.test"]]))
+    assert [i["owner_id"] for i in good["items"]] == [world.users["operator_agent"].id]
+

@@ -2,15 +2,16 @@
 
 Columns, by header in Chinese or English (either, or both as "标题/title"): 编号/key (optional),
 标题/title, 描述/description, 验收标准/acceptance criteria, 优先级/priority (must/should/could or
-必须/应该/可以). An export re-imports to the identical item set. A file with any bad row is refused
-as a whole, naming every bad row and field.
+必须/应该/可以), 负责人/owner (an e-mail address of a user of the provider, a partner or the customer).
+An export re-imports to the identical item set. A file with any bad row is refused as a whole, naming
+every bad row and field; a file that cannot be read at all is refused naming `file`.
 """
 
 from __future__ import annotations
 
 import io
 import re
-import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -22,7 +23,8 @@ from huoban.errors import Invalid
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 500
 HEADERS = (("key", "编号", "key"), ("title", "标题", "title"), ("description", "描述", "description"),
-           ("acceptance_criteria", "验收标准", "acceptance criteria"), ("priority", "优先级", "priority"))
+           ("acceptance_criteria", "验收标准", "acceptance criteria"), ("priority", "优先级", "priority"),
+           ("owner", "负责人", "owner"))
 PRIORITIES = {"must": "must", "should": "should", "could": "could", "必须": "must", "应该": "should", "可以": "could"}
 _ALIASES = {alias: field for field, zh, en in HEADERS for alias in (zh, en, en.replace(" ", "_"), field)}
 
@@ -56,20 +58,28 @@ def _cell(value: Any) -> str | None:
     return text or None
 
 
-def read_items(data: bytes) -> list[ItemIn]:
-    """Items from the first sheet of an .xlsx; RowErrors/Invalid when anything is wrong."""
+def _rows(data: bytes) -> list[tuple[Any, ...]]:
+    """Every row of the first sheet. A damaged file can fail anywhere in the parser (zip, XML — whose ParseError is
+    a SyntaxError —, styles, cell values) and, in read-only mode, only while iterating: any failure here is an
+    unreadable file, not a server error."""
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            return list(book.worksheets[0].iter_rows(values_only=True)) if book.worksheets else []
+        finally:
+            book.close()
+    except Exception:  # noqa: BLE001 - untrusted input to a third-party parser
+        raise Invalid("Not a readable .xlsx file.", field="file") from None
+
+
+def read_items(data: bytes, owners: Mapping[str, int]) -> list[ItemIn]:
+    """Items from the first sheet of an .xlsx; RowErrors/Invalid when anything is wrong. `owners` maps the
+    lower-case e-mail of each user who may own an item to the user's id."""
     if len(data) > MAX_BYTES:
         raise Invalid("The file is larger than 1 MB.", field="file")
     if not data.startswith(b"PK\x03\x04"):
         raise Invalid("Not an .xlsx file.", field="file")
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
-        raise Invalid("Not a readable .xlsx file.", field="file") from None
-    try:
-        rows = list(book.worksheets[0].iter_rows(values_only=True)) if book.worksheets else []
-    finally:
-        book.close()
+    rows = _rows(data)
     if not rows:
         raise Invalid("The spreadsheet is empty.", field="file")
     columns: dict[str, int] = {}
@@ -83,7 +93,7 @@ def read_items(data: bytes) -> list[ItemIn]:
     out: list[ItemIn] = []
     seen: dict[str, int] = {}
     for number, row in enumerate(rows[1:], start=2):
-        values = {name: _cell(row[i]) if i < len(row) else None for name, i in columns.items()}
+        values: dict[str, Any] = {name: _cell(row[i]) if i < len(row) else None for name, i in columns.items()}
         if not any(values.values()):
             continue
         priority = values.get("priority")
@@ -91,6 +101,13 @@ def read_items(data: bytes) -> list[ItemIn]:
             errors.append({"row": number, "field": "priority", "message": "must/should/could or 必须/应该/可以"})
             continue
         values["priority"] = PRIORITIES[priority.lower()] if priority else "should"
+        owner = values.pop("owner", None)
+        if owner is not None:
+            if owner.lower() not in owners:
+                errors.append({"row": number, "field": "owner",
+                               "message": "not a user of the provider, a partner or the customer"})
+                continue
+            values["owner_id"] = owners[owner.lower()]
         key = values.get("key")
         if key is not None and key in seen:
             errors.append({"row": number, "field": "key", "message": f"already used in row {seen[key]}"})
@@ -112,15 +129,17 @@ def read_items(data: bytes) -> list[ItemIn]:
     return out
 
 
-def write_items(items: list[dict[str, Any]], title: str = "Requirements") -> bytes:
-    """An .xlsx with one row per item, in order, under the bilingual headers."""
+def write_items(items: list[dict[str, Any]], emails: Mapping[int, str], title: str = "Requirements") -> bytes:
+    """An .xlsx with one row per item, in order, under the bilingual headers; owners by e-mail (`emails` maps
+    user ids to addresses)."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = title[:31]
     sheet.append([f"{zh}/{en}" for _, zh, en in HEADERS])
     for item in items:
-        sheet.append([item.get(field) for field, _, _ in HEADERS])
+        owner = emails.get(item["owner_id"]) if item.get("owner_id") is not None else None
+        sheet.append([owner if field == "owner" else item.get(field) for field, _, _ in HEADERS])
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str) and cell.value.startswith("="):
                 cell.data_type = "s"  # text, never a formula (no formula injection into the customer's Excel)

@@ -105,11 +105,22 @@ def _org_users(session: Session, org_id: int) -> list[User]:
                                 .order_by(User.display_name)))
 
 
+DIGITS = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() is true for "²", which int() refuses
+MAX_FEN = 10**15  # the schemas' upper bound; Decimal cannot quantize far beyond its precision
+
+
+def _id(value: str) -> int | None:
+    """An id as typed in a form or query string, or None when it is not one."""
+    text = value.strip()
+    number = int(text) if DIGITS.fullmatch(text) else 0
+    return number if 0 < number <= MAX_ID else None
+
+
 def _int(value: str, field: str) -> int | None:
     if not value.strip():
         return None
-    number = int(value) if value.strip().isdigit() else 0
-    if not 0 < number <= MAX_ID:
+    number = _id(value)
+    if number is None:
         raise Invalid("Choose one of the offered options.", field=field)
     return number
 
@@ -123,6 +134,8 @@ def _fen(value: str, field: str, *, signed: bool = False) -> int | None:
         amount = Decimal(text)
     except InvalidOperation:
         amount = Decimal("NaN")
+    if amount.is_finite() and abs(amount) * 100 > MAX_FEN:
+        raise Invalid("Enter at most %(max)s yuan.", field=field, max=f"{MAX_FEN // 100:,}")
     if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")) or (amount < 0 and not signed):
         raise Invalid("Enter an amount in yuan with at most two decimals.", field=field)
     return int(amount * 100)
@@ -197,8 +210,7 @@ def engagement_list(
         return RedirectResponse("/portal/engagements", status_code=303)
     _provider(actor)
     base = service.EngagementFilter(
-        customer_org_id=int(customer) if customer.isdigit() and int(customer) <= MAX_ID else None,
-        owner_id=int(owner) if owner.isdigit() and int(owner) <= MAX_ID else None, q=q.strip() or None)
+        customer_org_id=_id(customer), owner_id=_id(owner), q=q.strip() or None)
     counts = {}
     for s in STAGES:
         base.stage = [s]
@@ -241,6 +253,8 @@ async def create_engagement(request: Request, session: DbSession, actor: PageAct
     values["member_ids"] = [str(v) for v in form.getlist("member_ids")]
     try:
         with session.begin_nested():
+            if values["industry"] and values["industry"] not in INDUSTRIES:
+                raise Invalid("Choose one of the offered options.", field="industry")
             data = EngagementCreate(
                 customer_org_id=_int(values["customer_org_id"], "customer_org_id"), title=values["title"].strip(),
                 goal=values["goal"].strip(), budget_min_fen=_fen(values["budget_min"], "budget_min_fen"),
@@ -430,7 +444,7 @@ async def propose_requirements(request: Request, session: DbSession, actor: Page
             note = values["note"].strip() or None
             if form.get("mode") == "change":
                 effort = values["effort_hours"].strip()
-                if not effort.isdigit():
+                if not DIGITS.fullmatch(effort):
                     raise Invalid("Enter the effort in whole hours.", field="effort_hours")
                 requirements.propose_change(session, actor, engagement_id, ChangeOrderCreate(
                     items=items, note=note, reason=values["reason"].strip(), effort_hours=int(effort),
@@ -459,7 +473,8 @@ def import_requirements(
         data = file.file.read(excel.MAX_BYTES + 1)
         engagement = get_engagement(session, actor, engagement_id)
         requirements.may_propose(actor, engagement)
-        requirements.propose_version(session, actor, engagement_id, excel.read_items(data), "Imported from Excel")
+        items = excel.read_items(data, requirements.owner_directory(session, engagement))
+        requirements.propose_version(session, actor, engagement_id, items, "Imported from Excel")
 
     return _act(request, session, actor, engagement_id, {}, go, "#requirements")
 

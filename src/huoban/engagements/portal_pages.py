@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from huoban.deps import DbSession
 from huoban.engagements import requirements, service
 from huoban.engagements.repository import get_engagement
-from huoban.engagements.requirements_schemas import GradeIn
+from huoban.engagements.requirements_schemas import DecisionIn, GradeIn, ReturnIn
 from huoban.engagements.views import RowId, export_response, form_errors, people, show_page, version_rows
 from huoban.errors import HuobanError, Invalid, NotFound
 from huoban.identity.actor import Actor
@@ -124,11 +124,11 @@ async def decide_version(request: Request, session: DbSession, actor: PageActor,
 
     def go() -> None:
         if decision == "sign":
-            requirements.sign(session, actor, engagement_id, number, comment or None)
+            requirements.sign(session, actor, engagement_id, number, DecisionIn(comment=comment or None).comment)
         elif decision == "return":
             if not comment:
                 raise Invalid("Say what should change before returning the version.", field="comment")
-            requirements.return_version(session, actor, engagement_id, number, comment)
+            requirements.return_version(session, actor, engagement_id, number, ReturnIn(comment=comment).comment)
         else:
             raise Invalid("Choose one of the offered options.", field="decision")
 
@@ -145,7 +145,8 @@ async def decide_change(request: Request, session: DbSession, actor: PageActor, 
     def go() -> None:
         if decision not in ("approve", "reject"):
             raise Invalid("Choose one of the offered options.", field="decision")
-        requirements.decide_change(session, actor, engagement_id, order_id, decision == "approve", comment or None)
+        requirements.decide_change(session, actor, engagement_id, order_id, decision == "approve",
+                                   DecisionIn(comment=comment or None).comment)
 
     return _act(request, session, actor, engagement_id, {f"change_{order_id}": comment}, go, "#change-orders")
 

@@ -20,6 +20,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from huoban.audit.service import record
+from huoban.engagements import service
 from huoban.engagements.diff import diff_items
 from huoban.engagements.repository import get_engagement
 from huoban.engagements.requirements_schemas import (
@@ -48,6 +49,7 @@ from huoban.models import (
 OPERATOR_ROLES = (Role.admin, Role.account_manager, Role.presales)
 WON_STAGES = ("won", "delivering", "accepted")
 PROPOSED_CHANGE = "proposed-change"
+SIGNED_AFTER_WIN = "The engagement is won and its requirements are signed: propose a change order instead."
 REJECTED_CHANGE = "rejected-change"
 
 
@@ -130,12 +132,33 @@ def _check_items(session: Session, engagement: Engagement, data: Sequence[ItemIn
             seen.add(item.key)
         if item.owner_id is not None:
             if allowed_orgs is None:
-                operators = session.scalars(select(Organization.id).where(Organization.kind == OrgKind.operator))
-                allowed_orgs = {engagement.customer_org_id, *operators}
+                allowed_orgs = _owner_orgs(session, engagement)
             owner = session.get(User, item.owner_id)
             if owner is None or not owner.is_active or owner.org_id not in allowed_orgs:
-                raise Invalid("The owner must be an active user of the provider or the customer.",
+                raise Invalid("The owner must be an active user of the provider, a partner or the customer.",
                               field=f"items.{index}.owner_id")
+
+
+def _owner_orgs(session: Session, engagement: Engagement) -> set[int]:
+    """Whose people may own a requirement item: the provider, partners and this engagement's customer."""
+    others = session.scalars(select(Organization.id).where(Organization.kind.in_((OrgKind.operator,
+                                                                                  OrgKind.partner))))
+    return {engagement.customer_org_id, *others}
+
+
+def owner_directory(session: Session, engagement: Engagement) -> dict[str, int]:
+    """Possible item owners by lower-case e-mail (how a spreadsheet names them)."""
+    orgs = _owner_orgs(session, engagement)
+    return {email.lower(): user_id for user_id, email in session.execute(
+        select(User.id, User.email).where(User.org_id.in_(orgs), User.is_active.is_(True)))}
+
+
+def owner_emails(session: Session, version_items: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """The e-mail of each item owner, for the export."""
+    ids = {i["owner_id"] for i in version_items if i.get("owner_id") is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).tuples().all())
 
 
 def _write_version(session: Session, actor: Actor, engagement: Engagement, data: Sequence[ItemIn],
@@ -175,8 +198,7 @@ def propose_version(session: Session, actor: Actor, engagement_id: int, data: Se
     engagement = get_engagement(session, actor, engagement_id, for_update=True)
     may_propose(actor, engagement)
     if engagement.stage in WON_STAGES and current_version(session, engagement) is not None:
-        raise Conflict("The engagement is won and its requirements are signed: propose a change order "
-                       "(POST /api/v1/engagements/%(id)s/change-orders).", field="stage", id=engagement.id)
+        raise Conflict(SIGNED_AFTER_WIN, field="stage")
     if engagement.stage in ("lost", "closed"):
         raise Conflict("The engagement is %(stage)s.", field="stage", stage=engagement.stage)
     version = _write_version(session, actor, engagement, data, note, "submitted")
@@ -191,10 +213,15 @@ def _decide(session: Session, actor: Actor, engagement_id: int, number: int, sta
     engagement = get_engagement(session, actor, engagement_id, for_update=True)
     if not is_customer_admin(actor, engagement):
         raise Forbidden("Only the customer's administrator signs off or returns requirements.")
+    if engagement.stage in ("lost", "closed"):
+        raise Conflict("The engagement is %(stage)s.", field="stage", stage=engagement.stage)
     version = get_version(session, engagement, number, for_update=True)
     latest = latest_version(session, engagement)
     if version.status != "submitted" or latest is None or latest.id != version.id:
         raise Conflict("Only the latest submitted version can be signed off or returned.", field="version")
+    if status == "signed" and engagement.stage in WON_STAGES and current_version(session, engagement) is not None:
+        # Submitted before the win: signing it now would change the signed scope without a change order.
+        raise Conflict(SIGNED_AFTER_WIN, field="stage")
     version.status, version.decided_by_id, version.decided_at = status, actor.user_id, utcnow()
     version.decision_comment = comment
     kind = "requirements.signed" if status == "signed" else "requirements.returned"
@@ -295,6 +322,8 @@ def create_deliverable(session: Session, actor: Actor, engagement_id: int, data:
     engagement = get_engagement(session, actor, engagement_id, for_update=True)
     if not is_operator_staff(actor):
         raise Forbidden("Only the account team records deliverables.")
+    if engagement.stage not in WON_STAGES:
+        raise Conflict("Deliverables are recorded once the engagement is won.", field="stage")
     signed = current_version(session, engagement)
     if signed is None:
         raise Conflict("Deliverables refer to a signed requirement version; none is signed yet.", field="version")
@@ -354,19 +383,8 @@ def grade_deliverable(session: Session, actor: Actor, engagement_id: int, delive
     if accept and engagement.stage == "delivering":
         statuses = session.scalars(select(Deliverable.status).where(Deliverable.engagement_id == engagement.id))
         if all(s == "accepted" for s in statuses):
-            _mark_accepted(session, actor, engagement)
+            service.mark_accepted(session, actor, engagement)
     return row
-
-
-def _mark_accepted(session: Session, actor: Actor, engagement: Engagement) -> None:
-    """Hand over to the engagement service (built alongside); skip if it does not offer mark_accepted yet."""
-    try:
-        from huoban.engagements import service
-    except ImportError:
-        return
-    mark = getattr(service, "mark_accepted", None)
-    if mark is not None:
-        mark(session, actor, engagement)
 
 
 def scores(session: Session, actor: Actor, by: str) -> list[ScoreRow]:

@@ -29,6 +29,7 @@ from huoban.engagements.requirements_schemas import (
     VersionDetail,
     VersionRead,
 )
+from huoban.engagements.views import export_response
 from huoban.errors import Invalid, NotFound
 from huoban.models import Engagement, RequirementVersion
 
@@ -99,7 +100,7 @@ def import_version(session: DbSession, actor: ApiActor, engagement_id: int, file
     def write() -> VersionDetail:
         engagement = get_engagement(session, actor, engagement_id)
         requirements.may_propose(actor, engagement)
-        items = excel.read_items(data)
+        items = excel.read_items(data, requirements.owner_directory(session, engagement))
         version = requirements.propose_version(session, actor, engagement_id, items, note or "Imported from Excel")
         return version_detail(session, engagement, version)
     return idempotent(session, actor, key, payload, write)
@@ -113,12 +114,7 @@ def get_version(session: DbSession, actor: ApiActor, engagement_id: int, number:
 
 @router.get("/engagements/{engagement_id}/requirements/{number}/export.xlsx")
 def export_version(session: DbSession, actor: ApiActor, engagement_id: int, number: int) -> Response:
-    engagement = get_engagement(session, actor, engagement_id)
-    version = requirements.get_version(session, engagement, number)
-    body = excel.write_items(requirements.item_dicts(session, version), title=f"v{version.number}")
-    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", headers={
-        "Content-Disposition": f'attachment; filename="engagement-{engagement.id}-requirements-v{version.number}.xlsx"',
-    })
+    return export_response(session, get_engagement(session, actor, engagement_id), number)
 
 
 @router.post("/engagements/{engagement_id}/requirements/{number}/sign", response_model=VersionRead)

@@ -6,7 +6,6 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -27,7 +26,6 @@ from huoban.engagements.schemas import (
     EngagementUpdate,
     MemberRead,
     ParticipantInternalRead,
-    ParticipantRead,
     Stage,
     StageAgeReport,
     StageIn,
@@ -39,23 +37,30 @@ router = APIRouter(tags=["engagements"])
 BASE = "/engagements"
 
 
+def engagement_read(actor: Actor, engagement: Engagement) -> EngagementRead:
+    """An engagement as the caller may read it: the provider's reason for losing it is internal."""
+    read = EngagementRead.model_validate(engagement)
+    if not actor.is_operator:
+        read.lost_reason = None
+    return read
+
+
 def detail(session: Session, actor: Actor, engagement: Engagement) -> EngagementDetail:
+    """With the presales team for the provider only (customers get `members: null`) and the timeline the caller
+    may read."""
     return EngagementDetail(
-        **EngagementRead.model_validate(engagement).model_dump(),
-        members=[MemberRead.model_validate(m) for m in service.members(session, engagement)],
+        **engagement_read(actor, engagement).model_dump(),
+        members=[MemberRead.model_validate(m) for m in service.members(session, engagement)]
+        if actor.is_operator else None,
         events=[EngagementEventRead.model_validate(e) for e in service.events(session, actor, engagement)],
     )
 
 
-def consultation_view(actor: Actor, consultation: Consultation, people: list[ConsultationParticipant]
-                      ) -> ConsultationRead | ConsultationInternalRead:
-    """The provider sees each person's effort; a customer gets a schema that has no effort at all."""
+def consultation_view(consultation: Consultation, people: list[ConsultationParticipant]) -> ConsultationInternalRead:
+    """Consultations are the provider's record (customers and partners get 404): each person's effort included."""
     base = {k: getattr(consultation, k) for k in ConsultationRead.model_fields if k != "participants"}
-    if actor.is_operator:
-        internal = [ParticipantInternalRead.model_validate(p) for p in people]
-        return ConsultationInternalRead(**base, participants=internal,
-                                        effort_minutes=sum(p.effort_minutes for p in people))
-    return ConsultationRead(**base, participants=[ParticipantRead.model_validate(p) for p in people])
+    return ConsultationInternalRead(**base, participants=[ParticipantInternalRead.model_validate(p) for p in people],
+                                    effort_minutes=sum(p.effort_minutes for p in people))
 
 
 # Reports first, so that /engagements/reports/... is not read as an engagement id.
@@ -91,12 +96,12 @@ def list_engagements(
     """Engagements the caller may see, newest first; `q` searches title and goal."""
     f = service.EngagementFilter(list(stage) if stage else None, customer_org_id, owner_id, q)
     rows, total = service.list_engagements(session, actor, f, limit=limit, offset=offset)
-    return Page(items=[EngagementRead.model_validate(e) for e in rows], total=total, limit=limit, offset=offset)
+    return Page(items=[engagement_read(actor, e) for e in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get(f"{BASE}/{{engagement_id}}", response_model=EngagementDetail)
 def get_engagement_detail(session: DbSession, actor: ApiActor, engagement_id: int) -> EngagementDetail:
-    """With the presales team and the timeline (customers do not see internal events)."""
+    """With the presales team (provider only) and the timeline (customers see no internal events)."""
     return detail(session, actor, get_engagement(session, actor, engagement_id))
 
 
@@ -117,29 +122,25 @@ def change_stage(session: DbSession, actor: ApiActor, engagement_id: int, data: 
 def add_consultation(session: DbSession, actor: ApiActor, engagement_id: int, data: ConsultationCreate,
                      key: IdemKey = None) -> JSONResponse:
     """Record a meeting, call, site visit or workshop with each person's effort (provider and partner only)."""
-    def write() -> ConsultationRead | ConsultationInternalRead:
+    def write() -> ConsultationInternalRead:
         consultation = service.add_consultation(session, actor, engagement_id, data)
-        return consultation_view(actor, consultation, service.participants(session, [consultation.id])[consultation.id])
+        return consultation_view(consultation, service.participants(session, [consultation.id])[consultation.id])
 
     return idempotent(session, actor, key, {"engagement": engagement_id, **data.model_dump()}, write)
 
 
-@router.get(f"{BASE}/{{engagement_id}}/consultations",
-            response_model=Page[ConsultationInternalRead] | Page[ConsultationRead])
+@router.get(f"{BASE}/{{engagement_id}}/consultations", response_model=Page[ConsultationInternalRead])
 def list_consultations(session: DbSession, actor: ApiActor, engagement_id: int, limit: Limit = 50,
-                       offset: Offset = 0) -> JSONResponse:
-    """Newest first. Customers get the items without effort."""
+                       offset: Offset = 0) -> Page[ConsultationInternalRead]:
+    """Newest first; the provider's internal record (customers and partners get 404)."""
     rows, total = service.list_consultations(session, actor, engagement_id, limit=limit, offset=offset)
     people = service.participants(session, [c.id for c in rows])
-    items = [consultation_view(actor, c, people[c.id]) for c in rows]
-    return JSONResponse(jsonable_encoder({"items": items, "total": total, "limit": limit, "offset": offset}))
+    return Page(items=[consultation_view(c, people[c.id]) for c in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get(f"{BASE}/{{engagement_id}}/consultations/{{consultation_id}}",
-            response_model=ConsultationInternalRead | ConsultationRead)
+@router.get(f"{BASE}/{{engagement_id}}/consultations/{{consultation_id}}", response_model=ConsultationInternalRead)
 def get_consultation(session: DbSession, actor: ApiActor, engagement_id: int, consultation_id: int
-                     ) -> JSONResponse:
-    """Customers get the consultation without effort."""
+                     ) -> ConsultationInternalRead:
+    """The provider's internal record (customers and partners get 404)."""
     consultation = service.get_consultation(session, actor, engagement_id, consultation_id)
-    view = consultation_view(actor, consultation, service.participants(session, [consultation.id])[consultation.id])
-    return JSONResponse(jsonable_encoder(view))
+    return consultation_view(consultation, service.participants(session, [consultation.id])[consultation.id])

@@ -5,10 +5,10 @@ provider's effort is internal. Operators get `ConsultationInternalRead` with `ef
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from huoban.identity.schemas import Strict
 
@@ -17,6 +17,7 @@ ConsultationKind = Literal["meeting", "call", "site_visit", "workshop"]
 Side = Literal["provider", "customer", "partner"]
 EffortGroup = Literal["person", "engagement", "customer", "quarter"]
 
+EARLIEST_CONSULTATION = date(2000, 1, 1)
 MAX_FEN = 10**15  # ten trillion yuan: far above any budget, far below BIGINT
 
 
@@ -82,7 +83,7 @@ class EngagementRead(BaseModel):
     region_code: str | None
     owner_id: int
     stage: str
-    lost_reason: str | None
+    lost_reason: str | None = Field(description="Why it was lost; null for customers (the reason is internal)")
     stage_changed_at: datetime
     won_at: datetime | None
     created_at: datetime
@@ -90,7 +91,7 @@ class EngagementRead(BaseModel):
 
 
 class EngagementDetail(EngagementRead):
-    members: list[MemberRead]
+    members: list[MemberRead] | None = Field(description="The presales team; null for customers")
     events: list[EngagementEventRead]
 
 
@@ -108,6 +109,14 @@ class ConsultationCreate(Strict):
     minutes: str | None = Field(None, max_length=50000)
     follow_ups: str | None = Field(None, max_length=20000)
     participants: list[ParticipantIn] = Field(default_factory=list, max_length=100)
+
+    @field_validator("held_on")
+    @classmethod
+    def _plausible_date(cls, value: date) -> date:
+        """From 2000 to a year ahead (a planned workshop); year 1 or 9999 is a typing slip."""
+        if not EARLIEST_CONSULTATION <= value <= date.today() + timedelta(days=366):
+            raise ValueError(f"must be between {EARLIEST_CONSULTATION.isoformat()} and a year from today")
+        return value
 
 
 class ParticipantRead(BaseModel):

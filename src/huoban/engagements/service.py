@@ -117,12 +117,26 @@ def members(session: Session, engagement: Engagement) -> list[EngagementMember]:
                                 .order_by(EngagementMember.id)))
 
 
+# Timeline entries that are the provider's own business even where older rows were not marked internal.
+INTERNAL_KINDS = ("consultation", "members", "owner_id")
+
+
+def _without_body(event: EngagementEvent) -> EngagementEvent:
+    """A detached copy of a stage event without its reason (never added to the session, so nothing is written)."""
+    return EngagementEvent(id=event.id, engagement_id=event.engagement_id, at=event.at, actor_id=event.actor_id,
+                           kind=event.kind, from_value=event.from_value, to_value=event.to_value, body=None,
+                           is_internal=event.is_internal)
+
+
 def events(session: Session, actor: Actor, engagement: Engagement) -> list[EngagementEvent]:
-    """The timeline; customers do not see internal events."""
+    """The timeline. Customers see neither internal events (consultations, team and owner changes) nor the
+    provider's reasons for stage moves (why it was lost, say)."""
     stmt = select(EngagementEvent).where(EngagementEvent.engagement_id == engagement.id)
-    if not actor.is_operator:
-        stmt = stmt.where(EngagementEvent.is_internal.is_(False))
-    return list(session.scalars(stmt.order_by(EngagementEvent.at, EngagementEvent.id)))
+    if actor.is_operator:
+        return list(session.scalars(stmt.order_by(EngagementEvent.at, EngagementEvent.id)))
+    stmt = stmt.where(EngagementEvent.is_internal.is_(False), EngagementEvent.kind.not_in(INTERNAL_KINDS))
+    rows = session.scalars(stmt.order_by(EngagementEvent.at, EngagementEvent.id))
+    return [_without_body(e) if e.kind == "stage" and e.body else e for e in rows]
 
 
 def create_engagement(session: Session, actor: Actor, data: EngagementCreate) -> Engagement:
@@ -295,6 +309,28 @@ def list_engagements(session: Session, actor: Actor, f: EngagementFilter, *, lim
 # --- consultations -----------------------------------------------------------------------------------
 
 
+def _participant_user(session: Session, engagement: Engagement, user_id: int, side: str, index: int) -> User:
+    """A participant with an account belongs to the provider, a partner or this engagement's customer, and sits
+    on the side of its organization."""
+    row = session.execute(select(User, Organization).join(Organization, Organization.id == User.org_id)
+                          .where(User.id == user_id)).one_or_none()
+    if row is None:
+        raise Invalid("Unknown user.", field=f"participants.{index}.user_id")
+    user, org = row
+    if org.kind == OrgKind.operator:
+        actual = "provider"
+    elif org.kind == OrgKind.partner:
+        actual = "partner"
+    elif org.id == engagement.customer_org_id:
+        actual = "customer"
+    else:
+        raise Invalid("Choose a user of the provider, a partner or this engagement's customer.",
+                      field=f"participants.{index}.user_id")
+    if side != actual:
+        raise Invalid("The side does not match the person's organization.", field=f"participants.{index}.side")
+    return user
+
+
 def add_consultation(session: Session, actor: Actor, engagement_id: int, data: ConsultationCreate) -> Consultation:
     """A meeting, call, site visit or workshop; only provider and partner people carry effort."""
     engagement = get_engagement(session, actor, engagement_id, for_update=True)
@@ -308,9 +344,7 @@ def add_consultation(session: Session, actor: Actor, engagement_id: int, data: C
                           field=f"participants.{i}.effort_minutes")
         name = p.name
         if p.user_id is not None:
-            user = session.get(User, p.user_id)
-            if user is None:
-                raise Invalid("Unknown user.", field=f"participants.{i}.user_id")
+            user = _participant_user(session, engagement, p.user_id, p.side, i)
             name = name or user.display_name
         if not name:
             raise Invalid("Name the participant or choose a user.", field=f"participants.{i}.name")
@@ -327,7 +361,7 @@ def add_consultation(session: Session, actor: Actor, engagement_id: int, data: C
         session.add(person)
     engagement.updated_at = now
     session.flush()
-    _event(session, engagement, actor, "consultation", new=data.kind, body=data.title, at=now)
+    _event(session, engagement, actor, "consultation", new=data.kind, body=data.title, internal=True, at=now)
     record(session, actor, "engagement.consultation", "consultation", consultation.id,
            after={"engagement_id": engagement.id, "kind": data.kind, "held_on": data.held_on.isoformat(),
                   "effort_minutes": sum(p.effort_minutes for p in people)})
@@ -343,9 +377,16 @@ def participants(session: Session, consultation_ids: list[int]) -> dict[int, lis
     return out
 
 
+def _consultations_readable(actor: Actor) -> None:
+    """Consultations (minutes, follow-ups, participants, effort) are the provider's internal record."""
+    if not actor.is_operator:
+        raise NotFound("Consultation not found.", field="consultation_id")
+
+
 def list_consultations(session: Session, actor: Actor, engagement_id: int, *, limit: int = 50, offset: int = 0
                        ) -> tuple[list[Consultation], int]:
     engagement = get_engagement(session, actor, engagement_id)
+    _consultations_readable(actor)
     stmt = select(Consultation).where(Consultation.engagement_id == engagement.id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Consultation.held_on.desc(), Consultation.id.desc())
@@ -355,6 +396,7 @@ def list_consultations(session: Session, actor: Actor, engagement_id: int, *, li
 
 def get_consultation(session: Session, actor: Actor, engagement_id: int, consultation_id: int) -> Consultation:
     engagement = get_engagement(session, actor, engagement_id)
+    _consultations_readable(actor)
     consultation = session.scalar(select(Consultation).where(
         Consultation.id == consultation_id, Consultation.engagement_id == engagement.id))
     if consultation is None:

@@ -96,7 +96,8 @@ def version_rows(session: Session, engagement: Engagement) -> list[VersionRow]:
 
 def export_response(session: Session, engagement: Engagement, number: int) -> Response:
     version = requirements.get_version(session, engagement, number)
-    body = excel.write_items(requirements.item_dicts(session, version), title=f"v{version.number}")
+    rows = requirements.item_dicts(session, version)
+    body = excel.write_items(rows, requirements.owner_emails(session, rows), title=f"v{version.number}")
     return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", headers={
         "Content-Disposition": f'attachment; filename="engagement-{engagement.id}-requirements-v{version.number}.xlsx"',
         "Cache-Control": "private, no-store",
