@@ -387,3 +387,92 @@ def test_moving_the_stage_needs_a_reason_when_lost(client, world, db):
     as_user(client, world, "operator_agent")  # reads, but does not sell
     page = client.get(f"/engagements/{engagement.id}")
     assert page.status_code == 200 and 'id="stage-form"' not in page.text
+
+
+# --- odd input is a form error, never a server error ----------------------------------------------------
+
+
+def test_odd_digits_and_huge_amounts_are_form_errors(client, world, db):
+    engagement = make_engagement(db, world, versions=1, stage="won")
+    csrf = as_user(client, world, "operator_admin")
+    listing = client.get("/engagements?customer=²&owner=¹")
+    assert listing.status_code == 200 and "智慧园区访客管理" in listing.text  # not a filter: ignored
+    assert client.get(f"/engagements?customer={'9' * 40}").status_code == 200
+
+    form = {"csrf_token": csrf, "customer_org_id": str(world.orgs["customer_a"].id), "title": "数据中台咨询",
+            "goal": "打通数据。", "budget_min": "", "budget_max": "", "industry": "government", "region_code": "",
+            "owner_id": str(world.users["operator_admin"].id)}
+    before = snapshot(db)
+    for change in ({"customer_org_id": "²"}, {"owner_id": "9" * 5000}, {"budget_min": "1e400"},
+                   {"budget_max": "-1e400"}, {"budget_max": "10000000000001"}, {"industry": "伪造行业"}):
+        bad = client.post("/engagements/new", data={**form, **change})
+        assert bad.status_code == 422, (change, bad.status_code)
+        assert 'class="alert alert-error"' in bad.text and "打通数据。" in bad.text
+        assert bad.text.count('class="field-error"') == 1, change
+    assert snapshot(db) == before
+
+    change_form = {"csrf_token": csrf, "mode": "change", "reason": "增加访客黑名单", "effort_hours": "80",
+                   "price_impact": "1000", "items-0-key": "R-1", "items-0-title": "单点登录",
+                   "items-0-priority": "must"}
+    for change in ({"effort_hours": "²"}, {"effort_hours": "9" * 5000}, {"price_impact": "1e30"},
+                   {"price_impact": "-1e400"}, {"items-0-owner_id": "²"}):
+        bad = client.post(f"/engagements/{engagement.id}/requirements", data={**change_form, **change})
+        assert bad.status_code == 422, (change, bad.status_code)
+        assert "增加访客黑名单" in bad.text and 'class="field-error"' in bad.text
+    consultation = {"csrf_token": csrf, "kind": "call", "title": "电话", "people-0-name": "张三",
+                    "people-0-side": "provider", "people-0-hours": "²"}
+    for held_on in ("0001-01-01", "9999-12-31"):
+        bad = client.post(f"/engagements/{engagement.id}/consultations", data={**consultation, "held_on": held_on})
+        assert bad.status_code == 422 and "电话" in bad.text
+    assert snapshot(db) == before
+
+
+def corrupt_xlsx() -> bytes:
+    from tests.engagements.test_requirements_excel import truncated_sheet
+    return truncated_sheet()
+
+
+def test_a_corrupt_or_oversized_upload_shows_the_page_again(client, world, db):
+    engagement = make_engagement(db, world)
+    csrf = as_user(client, world, "operator_admin")
+    client.cookies.set("huoban_locale", "en")
+    url = f"/engagements/{engagement.id}/requirements/import"
+    before = snapshot(db)
+    corrupt = client.post(url, data={"csrf_token": csrf},
+                          files={"file": ("需求.xlsx", corrupt_xlsx(), "application/octet-stream")})
+    assert corrupt.status_code == 422 and "Not a readable .xlsx file." in corrupt.text
+    assert 'id="requirements"' in corrupt.text
+    huge = b"PK\x03\x04" + b"0" * (2 * 1024 * 1024)
+    too_big = client.post(url, data={"csrf_token": csrf},
+                          files={"file": ("需求.xlsx", huge, "application/octet-stream")})
+    assert too_big.status_code == 413 and too_big.headers["content-type"].startswith("text/html")
+    assert "The file is larger than 1 MB." in too_big.text and "智慧园区访客管理" in too_big.text
+    assert client.post(url, files={"file": ("a.xlsx", b"PK", "application/octet-stream")}).status_code == 403
+    assert snapshot(db) == before
+    api = world.call(client, "POST", f"/api/v1/engagements/{engagement.id}/requirements/import", "operator_admin",
+                     files={"file": ("a.xlsx", huge, "application/octet-stream")})
+    assert api.status_code == 413 and api.json()["code"] == "too_large"
+
+
+def test_the_portal_hides_the_lost_reason_and_checks_comment_length(client, world, db):
+    engagement = make_engagement(db, world, versions=2)
+    service.change_stage(db, act(db, world, "operator_admin"), engagement.id,
+                         StageIn(stage="lost", reason="竞品低价，客户内部有关系-LR88"))
+    db.commit()
+    as_user(client, world, "customer_a_member")
+    page = client.get(f"/portal/engagements/{engagement.id}").text
+    assert 'data-kind="stage"' in page and "LR88" not in page
+    as_user(client, world, "operator_admin")
+    assert "LR88" in client.get(f"/engagements/{engagement.id}").text
+
+    other = make_engagement(db, world, versions=2)
+    csrf = as_user(client, world, "customer_a_admin")
+    before = snapshot(db)
+    url = f"/portal/engagements/{other.id}/requirements/2/decision"
+    for decision in ("sign", "return"):
+        bad = client.post(url, data={"csrf_token": csrf, "decision": decision, "comment": "长" * 5001})
+        assert bad.status_code == 422, bad.text
+        assert 'class="alert alert-error"' in bad.text and 'id="signoff-form"' in bad.text
+    assert snapshot(db) == before
+    assert client.post(url, data={"csrf_token": csrf, "decision": "sign", "comment": "长" * 5000},
+                       follow_redirects=False).status_code == 303

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from huoban.models import AuditEntry, Engagement, EngagementEvent, RequirementItem, RequirementVersion
+from huoban.models import AuditEntry, Deliverable, Engagement, EngagementEvent, RequirementItem, RequirementVersion
 
 ITEMS = [
     {"title": "单点登录", "description": "员工用企业微信登录", "acceptance_criteria": "十名员工试用通过",
@@ -227,6 +227,48 @@ def test_change_orders_need_a_won_engagement(client, world, db):
     propose(client, world, engagement.id, ITEMS)  # before winning a signed version is simply superseded
 
 
+
+@pytest.mark.parametrize("stage", ["won", "delivering", "accepted"])
+def test_a_version_submitted_before_the_win_cannot_be_signed_after_it(client, world, db, stage):
+    engagement, v1 = signed_engagement(client, world, db, stage="bidding")
+    propose(client, world, engagement.id, [*ITEMS, {"title": "访客黑名单", "priority": "must"}])  # v2, submitted
+    engagement.stage = stage
+    db.commit()
+    refused = world.call(client, "POST", f"/api/v1/engagements/{engagement.id}/requirements/2/sign",
+                         "customer_a_admin", json={"comment": "同意"})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["errors"][0]["field"] == "stage"
+    assert "change order" in refused.json()["detail"] and "/api/" not in refused.json()["detail"]
+    current = call(client, world, "customer_a_admin", "GET", f"/{engagement.id}/requirements/current")
+    assert (current["number"], len(current["items"])) == (1, len(ITEMS))  # the signed scope did not change
+    listed = call(client, world, "customer_a_admin", "GET", f"/{engagement.id}/requirements")
+    assert [(v["number"], v["status"]) for v in listed] == [(1, "signed"), (2, "submitted")]
+    # returning it is still fine, and the change goes through a change order the customer approves
+    call(client, world, "customer_a_admin", "POST", f"/{engagement.id}/requirements/2/return",
+         json={"comment": "请走变更单"})
+    call(client, world, "operator_admin", "POST", f"/{engagement.id}/change-orders", 201, json=change())
+
+
+def test_a_won_engagement_without_a_signed_version_can_still_sign_its_first(client, world, db):
+    engagement = make_engagement(db, world, stage="won")
+    propose(client, world, engagement.id, ITEMS)
+    signed = call(client, world, "customer_a_admin", "POST", f"/{engagement.id}/requirements/1/sign", json={})
+    assert signed["status"] == "signed"
+
+
+@pytest.mark.parametrize("stage", ["lost", "closed"])
+def test_no_decisions_on_a_lost_or_closed_engagement(client, world, db, stage):
+    engagement = make_engagement(db, world)
+    propose(client, world, engagement.id, ITEMS)
+    engagement.stage = stage
+    db.commit()
+    for action, body in (("sign", {}), ("return", {"comment": "不要了"})):
+        refused = world.call(client, "POST", f"/api/v1/engagements/{engagement.id}/requirements/1/{action}",
+                             "customer_a_admin", json=body)
+        assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "stage", refused.text
+    assert count(db, RequirementVersion, RequirementVersion.status == "submitted") == 1
+
+
 # --- deliverables ---------------------------------------------------------------------------------------
 
 
@@ -284,6 +326,19 @@ def test_deliverables_need_a_signed_version(client, world, db):
     engagement = make_engagement(db, world, stage="won")
     call(client, world, "operator_admin", "POST", f"/{engagement.id}/deliverables", 409,
          json={"title": "x", "item_keys": ["R-1"], "delivered_by_org_id": world.orgs["operator"].id})
+
+
+@pytest.mark.parametrize("stage", ["proposal", "bidding", "lost", "closed"])
+def test_deliverables_need_a_won_engagement(client, world, db, stage):
+    engagement, _ = signed_engagement(client, world, db, stage=stage)
+    refused = world.call(client, "POST", f"/api/v1/engagements/{engagement.id}/deliverables", "operator_admin",
+                         json={"title": "x", "item_keys": ["R-1"], "delivered_by_org_id": world.orgs["operator"].id})
+    assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "stage", refused.text
+    assert count(db, Deliverable) == 0
+    engagement.stage = "delivering"
+    db.commit()
+    deliver(client, world, engagement.id, "访客小程序")
+    assert count(db, Deliverable) == 1
 
 
 # --- permission matrix ----------------------------------------------------------------------------------

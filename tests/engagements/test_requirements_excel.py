@@ -139,8 +139,8 @@ def test_export_then_import_gives_the_identical_item_set(client, world, db):
 
 def test_an_owner_the_import_cannot_resolve_is_a_row_error(client, world, db):
     engagement = make_engagement(db, world)
-    data = sheet([["标题", "负责人"], ["单点登录", "OPERATOR_AGENT@world.test"], ["报表", "customer_b_admin@world.test"],
-                  ["审计", "nobody@example.com"]])
+    data = sheet([["标题", "负责人"], ["单点登录", "OPERATOR_AGENT@world.test"],
+                  ["报表", "customer_b_admin@world.test"], ["审计", "nobody@example.com"]])
     body = upload(client, world, engagement.id, data, expect=422)
     assert [(e["row"], e["field"]) for e in body["errors"]] == [(3, "owner"), (4, "owner")]
     assert versions(db) == 0

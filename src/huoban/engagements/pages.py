@@ -15,11 +15,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from huoban.deps import DbSession
 from huoban.engagements import excel, portal_pages, reports, requirements, service
@@ -42,7 +43,8 @@ from huoban.identity.actor import Actor
 from huoban.identity.pages import INDUSTRIES
 from huoban.models import Engagement, Organization, OrgKind, Region, User
 from huoban.web.labels import N_
-from huoban.web.pages import CsrfChecked, PageActor
+from huoban.web.middleware import BodyTooLarge
+from huoban.web.pages import CsrfChecked, PageActor, csrf_protect
 
 router = APIRouter(include_in_schema=False)
 router.include_router(portal_pages.router)
@@ -460,15 +462,24 @@ async def propose_requirements(request: Request, session: DbSession, actor: Page
     return RedirectResponse(f"/engagements/{engagement.id}{anchor}", status_code=303)
 
 
-@router.post("/engagements/{engagement_id}/requirements/import", response_class=HTMLResponse,
-             dependencies=[CsrfChecked])
-def import_requirements(
-    request: Request, session: DbSession, actor: PageActor, engagement_id: RowId,
-    file: Annotated[UploadFile | None, File()] = None,
-) -> Response:
-    """A new version from an .xlsx; a bad file is refused whole, every bad row listed."""
+@router.post("/engagements/{engagement_id}/requirements/import", response_class=HTMLResponse)
+async def import_requirements(request: Request, session: DbSession, actor: PageActor,
+                              engagement_id: RowId) -> Response:
+    """A new version from an .xlsx; a bad file is refused whole, every bad row listed. The form is read here, not
+    by FastAPI, so that a file past the upload limit shows this page again with a message instead of an error."""
+    _provider(actor)
+    try:
+        form = await request.form()
+    except BodyTooLarge:
+        too_big = Invalid("The file is larger than 1 MB.", field="file")
+        message, errors, _status = form_errors(request, too_big)
+        return _detail(request, session, actor, _engagement(session, actor, engagement_id), message=message,
+                       errors=errors, status=413)
+    await csrf_protect(request, actor)
+    file = form.get("file")
+
     def go() -> None:
-        if file is None or not file.filename:
+        if not isinstance(file, StarletteUpload) or not file.filename:
             raise Invalid("Choose an .xlsx file.", field="file")
         data = file.file.read(excel.MAX_BYTES + 1)
         engagement = get_engagement(session, actor, engagement_id)

@@ -6,18 +6,25 @@ import json
 import re
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while the app reads a body past the limit: an HTTPException, so FastAPI passes it on to the app's
+    error handlers (a page gets the error page; a page handler may catch it and show its form again)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+        self.limit = limit
 
 
 class BodyLimitMiddleware:
     """Refuse bodies over `max_bytes` with 413 before any handler reads them.
 
     Paths matching a pattern in `overrides` (regex → bytes) allow larger uploads where a domain
-    checks them itself.
+    checks them itself. API paths with a declared length over the limit get a JSON 413 at once; pages read
+    up to the limit and then raise `BodyTooLarge` inside the app, so people see a page rather than JSON.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None) -> None:
@@ -36,7 +43,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope["path"])
-        for name, value in scope.get("headers", []):
+        for name, value in scope.get("headers", []) if scope["path"].startswith("/api/") else []:
             if name == b"content-length":
                 try:
                     declared = int(value)
@@ -54,7 +61,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
