@@ -32,6 +32,15 @@ def _counts(url: str) -> dict[str, Any]:
                 "scores": conn.scalar(text(
                     "SELECT count(*) FROM deliverables WHERE status = 'accepted' AND score IS NOT NULL")),
                 "events": conn.scalar(text("SELECT count(*) FROM engagement_events")),
+                "stages_without_versions": {r[0] for r in conn.execute(text(
+                    "SELECT stage FROM engagements e WHERE NOT EXISTS "
+                    "(SELECT 1 FROM requirement_versions v WHERE v.engagement_id = e.id)"))},
+                "to_grade": {r[0] for r in conn.execute(text(
+                    "SELECT e.stage FROM deliverables d JOIN engagements e ON e.id = d.engagement_id "
+                    "WHERE d.status = 'submitted'"))},
+                "delivering_deliverables": conn.scalar(text(
+                    "SELECT count(*) FROM deliverables d JOIN engagements e ON e.id = d.engagement_id "
+                    "WHERE e.stage = 'delivering'")),
             }
     finally:
         engine.dispose()
@@ -49,6 +58,9 @@ def test_demo_has_engagements_in_every_stage_and_is_idempotent(fresh_database_ur
     assert after_first["effort"] > 0 and after_first["customer_effort"] == 0
     assert after_first["change_orders"] == {"approved", "pending"}
     assert after_first["scores"] >= 2
+    assert after_first["stages_without_versions"] == set()  # early drafts too, not only from the proposal on
+    assert after_first["to_grade"] == {"delivering"}  # a customer has deliverables waiting for its grade
+    assert after_first["delivering_deliverables"] >= 2
 
     second = huoban(fresh_database_url, "demo")
     assert second.returncode == 0, second.stderr

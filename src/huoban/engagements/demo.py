@@ -7,7 +7,9 @@ all, 王强 is the presales team; each customer's customer_admin signs off or re
 versions and approves change orders; deliverables are graded by the customer.
 
 Stages covered: inquiry, consulting, proposal, bidding, won, lost (with a reason), delivering, accepted,
-closed. Idempotent: nothing is added when any demo customer already has an engagement.
+closed; every engagement has requirement versions (early drafts before the proposal), and the delivering one
+has a graded deliverable and two waiting for the customer's grade. Idempotent: nothing is added when any demo
+customer already has an engagement.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ class Plan:
     lost_reason: str | None = None
     changes: list[tuple[str, int, int, str, bool | None]] = field(default_factory=list)
     # (reason, effort hours, price impact 万元, added item title, approve? / None = pending)
-    deliverables: list[tuple[str, list[str], int, str]] = field(default_factory=list)
-    # (title, item keys, score, comment); graded only for accepted/closed engagements
+    deliverables: list[tuple[str, list[str], int | None, str]] = field(default_factory=list)
+    # (title, item keys, score, comment); score None = submitted and waiting for the customer's grade
 
 
 PLANS: list[Plan] = [
@@ -72,7 +74,10 @@ PLANS: list[Plan] = [
          "希望评估省公共数据平台 2027 年数据量增长，提前规划计算与存储扩容。", (80, 150), "government",
          "inquiry", 20, 5,
          [(2, "call", "扩容需求初步沟通", "冯晓介绍了 2026 年数据量增长约 40%，计划明年一季度立项。",
-           "李静整理现有资源台账，下周发送。")]),
+           "李静整理现有资源台账，下周发送。")],
+         [("资源现状台账", "must", "列出现有计算、存储资源及近 12 个月利用率"),
+          ("2027 年容量预测", "should", "给出数据量、计算量的季度预测及依据")],
+         [None]),
     Plan("浙江省大数据发展管理局", "一体化智能化公共数据平台数据治理二期",
          "对人口、法人、电子证照等基础库开展数据质量治理，建立数据标准与质量评价体系。", (300, 500),
          "government", "proposal", 150, 25,
@@ -136,7 +141,10 @@ PLANS: list[Plan] = [
           ("客流分析报表", "should", "按线路、站点、时段统计客流")],
          ["return", "sign"], ["请明确与现有 IC 卡系统的数据接口方式。"],
          changes=[("新增客流热力图展示，用于线网优化。", 160, 30, "客流热力图", True),
-                  ("增加乘客端到站预测推送接口。", 240, 45, "到站预测推送接口", None)]),
+                  ("增加乘客端到站预测推送接口。", 240, 45, "到站预测推送接口", None)],
+         deliverables=[("车辆实时定位模块", ["R-1"], 4, "定位刷新稳定，个别老旧车载机延迟偏高。"),
+                       ("智能排班引擎", ["R-2"], None, ""),
+                       ("客流分析与热力图", ["R-3", "R-4"], None, "")]),
     Plan("国网山东省电力公司", "配网运维移动作业平台",
          "为配网运维班组提供移动作业 App，实现工单派发、巡视与缺陷上报闭环。", (200, 350), "power_grid",
          "accepted", 270, 30,
@@ -165,7 +173,11 @@ PLANS: list[Plan] = [
          "consulting", 60, 20,
          [(1, "call", "灾备需求初步沟通", "许娟介绍核心系统 ERP、财务共享与生产管控。", "安排现场调研。"),
           (25, "site_visit", "郑州主数据中心调研", "调研机房、存储与网络现状，确认同城距离 32 公里。",
-           "高峰评估黔云专属云作为异地备份的可行性。")]),
+           "高峰评估黔云专属云作为异地备份的可行性。")],
+         [("同城灾备中心", "must", "核心系统 RPO 不超过 15 分钟、RTO 不超过 2 小时"),
+          ("灾备演练", "must", "每半年一次切换演练并形成报告"),
+          ("异地备份可行性评估", "could", "给出异地备份的方案与费用对比")],
+         ["return", None], ["请把财务共享系统列为第一批灾备对象。"]),
 ]
 
 
@@ -238,13 +250,18 @@ class _Teller:
             day -= plan.gap
             with _clock(self.moment(day, 2)):
                 if stage == "accepted":
-                    self._deliver(plan, engagement, manager, admin, day)
+                    self._deliver(plan, engagement, manager, admin, finish=True)
                     continue
                 service.change_stage(s, manager, eid, StageIn(stage=stage))
             if stage == "proposal":
                 self._versions(plan, eid, presales, admin, day, plan.gap)
             if stage == "delivering" and plan.changes:
                 self._changes(plan, eid, presales, admin, day, plan.gap)
+            if stage == "delivering" and plan.stage == "delivering":
+                with _clock(self.moment(day - plan.gap * 0.9, 7)):
+                    self._deliver(plan, engagement, manager, admin, finish=False)
+        if "proposal" not in steps and plan.items:
+            self._versions(plan, eid, presales, admin, day, plan.gap)  # early drafts of the customer's goal
         if plan.lost_from:
             with _clock(self.moment(day - plan.gap / 2, 3)):
                 service.change_stage(s, manager, eid, StageIn(stage="lost", reason=plan.lost_reason))
@@ -287,7 +304,9 @@ class _Teller:
                     requirements.decide_change(self.session, admin, eid, order.id, approve,
                                                "同意变更。" if approve else "本期不做。")
 
-    def _deliver(self, plan: Plan, engagement: Engagement, manager: Actor, admin: Actor, day: float) -> None:
+    def _deliver(self, plan: Plan, engagement: Engagement, manager: Actor, admin: Actor, *, finish: bool) -> None:
+        """Record, submit and grade the plan's deliverables (a score of None stays submitted, for the customer to
+        grade); `finish` moves the engagement to accepted."""
         operator_org = self.session.get_one(Organization, manager.org_id)
         rows = [requirements.create_deliverable(self.session, manager, engagement.id, DeliverableCreate(
             title=title, item_keys=keys, delivered_by_org_id=operator_org.id))
@@ -295,9 +314,10 @@ class _Teller:
         for row in rows:
             requirements.submit_deliverable(self.session, manager, engagement.id, row.id)
         for row, (_, _, score, comment) in zip(rows, plan.deliverables, strict=True):
-            requirements.grade_deliverable(self.session, admin, engagement.id, row.id, True,
-                                           GradeIn(score=score, comment=comment))
-        if engagement.stage != "accepted":
+            if score is not None:
+                requirements.grade_deliverable(self.session, admin, engagement.id, row.id, True,
+                                               GradeIn(score=score, comment=comment))
+        if finish and engagement.stage != "accepted":
             service.change_stage(self.session, manager, engagement.id, StageIn(stage="accepted"))
 
 
