@@ -476,3 +476,23 @@ def test_the_portal_hides_the_lost_reason_and_checks_comment_length(client, worl
     assert snapshot(db) == before
     assert client.post(url, data={"csrf_token": csrf, "decision": "sign", "comment": "长" * 5000},
                        follow_redirects=False).status_code == 303
+
+
+def test_a_version_submitted_before_the_win_is_not_offered_for_sign_off_after_it(client, world, db):
+    engagement = make_engagement(db, world, versions=1, stage="won")
+    admin = act(db, world, "operator_admin")
+    engagement.stage = "bidding"  # a late proposal just before the win
+    db.commit()
+    requirements.propose_version(db, admin, engagement.id, ITEMS[:2], "投标前最后一版")
+    engagement.stage = "won"
+    db.commit()
+    csrf = as_user(client, world, "customer_a_admin")
+    client.cookies.set("huoban_locale", "en")
+    page = client.get(f"/portal/engagements/{engagement.id}").text
+    assert 'id="signoff-form"' in page and 'id="change-only"' in page and 'id="sign-off"' not in page
+    before = snapshot(db)
+    refused = client.post(f"/portal/engagements/{engagement.id}/requirements/2/decision",
+                          data={"csrf_token": csrf, "decision": "sign"})
+    assert refused.status_code == 409 and "propose a change order instead" in refused.text
+    assert snapshot(db) == before
+    assert requirements.current_version(db, engagement).number == 1

@@ -83,6 +83,7 @@ def _detail(request: Request, session: Session, actor: Actor, engagement: Engage
         "latest_items": requirements.items(session, latest) if latest and latest is not current else [],
         "orders": orders, "deliverables": deliverables, "events": events, "diff": diff, "numbers": numbers,
         "people": people(session, ids), "is_admin": requirements.is_customer_admin(actor, engagement),
+        "change_only": engagement.stage in requirements.WON_STAGES and current is not None,
         "can_grade": actor.has_role("customer_admin", "customer_member"),
         "values": values or {}, "message": message, "errors": errors or {},
     }, status_code=status)
