@@ -1,5 +1,6 @@
-"""Two dispatchers accept, at the same instant, proposals that give the same engineer two different orders
-(PostgreSQL, committed data, one session and client per dispatcher): exactly one wins, the other gets a 409
+"""Two dispatchers accept, at the same instant, proposals that give the same engineer two different orders at
+overlapping times (PostgreSQL, committed data, one session and client per dispatcher): the engineer's row lock
+serialises them and the second re-check sees the first booking, so exactly one wins, the other gets a 409
 naming engineer_id, and the engineer holds one active order."""
 
 from __future__ import annotations

@@ -281,6 +281,21 @@ def test_the_engineer_accepts_travels_checks_in_and_out(client, world, db, scene
     assert 'id="no-orders"' in page.text and "卡口相机离线" in page.text  # under "recently done"
 
 
+def test_the_engineers_page_lists_several_orders(client, world, db, scene):
+    first = assign_to(db, scene)
+    tomorrow = service.create_work_order(db, act(db, scene["dispatcher"]), WorkOrderCreate(
+        customer_org_id=world.orgs["customer_a"].id, site_region_code="330206", title="明日巡检机房",
+        kind="maintenance", priority="P3", required_skills=["network"],
+        earliest_start_at=utcnow() + timedelta(days=1),
+    ))
+    service.assign(db, act(db, scene["dispatcher"]), tomorrow.id, scene["engineer_a"].id, None)
+    db.commit()
+    as_user(client, world.users["partner_a_engineer"])
+    page = client.get("/my/orders")
+    assert f'id="order-{first.id}"' in page.text and f'id="order-{tomorrow.id}"' in page.text
+    assert page.text.index(f'id="order-{first.id}"') < page.text.index(f'id="order-{tomorrow.id}"')
+
+
 def test_only_the_assigned_engineer_moves_the_order(client, world, db, scene):
     order = assign_to(db, scene)
     csrf = as_user(client, scene["other"])  # partner B's engineer: not his partner's order

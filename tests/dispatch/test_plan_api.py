@@ -146,8 +146,8 @@ def test_capacity_and_busy_engineers(client, world, monkeypatch):
     accept(client, world, proposal_for(run_plan(client, world), first["id"])["id"])
     second = visit(client, world, title="第二单")
     plan = run_plan(client, world)
-    assert plan["summary"]["engineers"] == 1  # the near engineer holds an active order
-    assert proposal_for(plan, second["id"])["engineer_id"] == far["id"]
+    assert plan["summary"]["engineers"] == 2  # holding an active order is no reason to be left out ...
+    assert proposal_for(plan, second["id"])["engineer_id"] == far["id"]  # ... but the day's one order is used
 
     for step, body in (("accept", {}), ("start-travel", {}), ("check-in", {}), ("check-out", {"notes": "完成"})):
         act(client, world, first["id"], step, "partner_a_engineer", **body)
@@ -157,6 +157,40 @@ def test_capacity_and_busy_engineers(client, world, monkeypatch):
     assert proposal_for(plan, second["id"])["explanation"]["qualified_count"] == 1
     time.set(cst(2026, 3, 11, 8, 0))  # a new day in China
     assert proposal_for(run_plan(client, world), second["id"])["engineer_id"] == near["id"]
+
+
+def test_an_engineer_with_a_visit_next_week_takes_todays_order(client, world, db, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    engineer = create_engineer(client, world, "partner_a_engineer")
+    create_engineer(client, world, "partner_b_engineer", home_region_code=LICHENG)
+    next_week = visit(client, world, title="下周巡检", earliest_start_at="2026-03-17T09:00:00+08:00",
+                      arrival_due_at="2026-03-17T12:00:00+08:00")
+    act(client, world, next_week["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+    today = visit(client, world, title="今日抢修")
+    assert proposal_for(run_plan(client, world), today["id"])["engineer_id"] == engineer["id"]
+    assigned = act(client, world, today["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+    assert (assigned["status"], assigned["engineer_id"]) == ("assigned", engineer["id"])
+    read = ok(world.call(client, "GET", f"/api/v1/dispatch/engineers/{engineer['id']}", "operator_dispatcher"))
+    assert read["active_work_order_ids"] == [today["id"], next_week["id"]]
+    assert read["active_work_order_id"] == today["id"]
+
+
+def test_two_orders_on_one_day_that_do_not_overlap_within_the_daily_maximum(client, world, db, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    engineer = create_engineer(client, world, "partner_a_engineer", max_orders_per_day=3)
+    morning = visit(client, world, title="上午", estimated_minutes=60, arrival_due_at="2026-03-10T12:00:00+08:00")
+    afternoon = visit(client, world, title="下午", earliest_start_at="2026-03-10T15:00:00+08:00",
+                      arrival_due_at="2026-03-10T17:00:00+08:00")
+    overlapping = visit(client, world, title="冲突", earliest_start_at="2026-03-10T15:30:00+08:00",
+                        arrival_due_at="2026-03-10T18:00:00+08:00")
+    act(client, world, morning["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+    act(client, world, afternoon["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+    clash = world.call(client, "POST", f"{WORK_ORDERS}/{overlapping['id']}/assign", "operator_dispatcher",
+                       json={"engineer_id": engineer["id"]})
+    assert clash.status_code == 409 and error_fields(clash) == ["engineer_id"]
+    assert f"already holds work order {afternoon['id']}" in clash.json()["detail"]
+    mine = ok(world.call(client, "GET", f"{WORK_ORDERS}?mine=true", "partner_a_engineer"))
+    assert {o["id"] for o in mine["items"]} == {morning["id"], afternoon["id"]}
 
 
 def test_accepting_rechecks_and_a_taken_engineer_is_a_409_that_changes_nothing(client, world, db, monkeypatch):

@@ -253,7 +253,9 @@ def engineer_reads(session: Session, engineers: list[Engineer], now: datetime | 
             max_orders_per_day=e.max_orders_per_day, is_active=e.is_active,
             certifications=[CertificationRead.model_validate(c) for c in certs[e.id]],
             absences=[AbsenceRead.model_validate(a) for a in away[e.id]],
-            active_work_order_id=active.get(e.id), created_at=e.created_at, updated_at=e.updated_at,
+            active_work_order_id=active[e.id][0].id if active.get(e.id) else None,
+            active_work_order_ids=[o.id for o in active.get(e.id, [])],
+            created_at=e.created_at, updated_at=e.updated_at,
         )
         for e in engineers
     ]

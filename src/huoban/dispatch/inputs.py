@@ -3,8 +3,14 @@ what each open order needs and by when.
 
 An engineer is available from `now`, moved past a current absence and then to the next working instant of
 the engineer's calendar (repeated until both hold). Capacity left today is the daily maximum minus the
-orders assigned to the engineer today (China time), cancelled ones not counted. Engineers holding an
-active order are not free this round.
+orders assigned to the engineer today (China time), cancelled ones not counted.
+
+An engineer may hold several active orders. Each is busy time, passed to the optimizer with the absences
+(`EngineerInput.absences`), so a new order is proposed only for a window that overlaps none of them: an
+assigned or accepted order is busy from its planned departure (planned arrival - travel) to its planned end
+(arrival + estimated time on site); a travelling or on-site order from now until its planned end, and at
+least until now + the time on site still to go (`busy_interval`). Busy time does not move `available_from`:
+an engineer busy now is simply not proposed for an order that would start now.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from huoban.sla.store import work_calendar
 
 CHINA = ZoneInfo("Asia/Shanghai")
 LOOKAHEAD = timedelta(days=31)  # no working time within a month: not available this round
+OVERRUN = timedelta(minutes=30)  # an engineer on site past the estimate is taken to need this much longer
 
 
 def china_day(now: datetime) -> tuple[datetime, datetime]:
@@ -81,19 +88,44 @@ def assigned_today(session: Session, engineer_ids: list[int], now: datetime) -> 
     return {engineer_id: int(count) for engineer_id, count in rows if engineer_id is not None}
 
 
+def busy_interval(order: WorkOrder, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) during which the engineer holding the active `order` is busy with it (module docstring)."""
+    stay = timedelta(minutes=order.estimated_minutes)
+    arrival = order.planned_arrival_at or order.earliest_start_at
+    planned_end = arrival + stay
+    if order.status == "travelling":
+        return now, max(planned_end, max(arrival, now) + stay)
+    if order.status == "on_site":
+        still = (order.checked_in_at + stay) if order.checked_in_at is not None else planned_end
+        return now, max(planned_end, still, now + OVERRUN)
+    return arrival - timedelta(minutes=order.travel_minutes or 0), planned_end
+
+
+def busy_intervals(session: Session, engineer_ids: list[int], now: datetime, exclude_order: int | None = None
+                   ) -> dict[int, list[tuple[datetime, datetime, int]]]:
+    """engineer id -> (start, end, order id) of each active order still ahead or under way."""
+    out: dict[int, list[tuple[datetime, datetime, int]]] = {i: [] for i in engineer_ids}
+    for engineer_id, orders in repo.active_orders(session, engineer_ids).items():
+        for order in orders:
+            if order.id == exclude_order:
+                continue
+            start, end = busy_interval(order, now)
+            if end > now:
+                out[engineer_id].append((start, end, order.id))
+    return out
+
+
 def engineer_inputs(
-    session: Session, now: datetime, engineers: list[Engineer] | None = None, *, include_busy: bool = False,
-    ignore_regions: bool = False,
+    session: Session, now: datetime, engineers: list[Engineer] | None = None, *, ignore_regions: bool = False,
+    exclude_order: int | None = None,
 ) -> list[EngineerInput]:
-    """Inputs for the given engineers (default: every active engineer of an active user); those holding an
-    active order are left out unless `include_busy`, those with no working time within a month always."""
+    """Inputs for the given engineers (default: every active engineer of an active user); those with no
+    working time within a month are left out. Absences include the busy time of active orders (but not of
+    `exclude_order`, the order being re-estimated)."""
     if engineers is None:
         engineers = list(session.scalars(
             select(Engineer).join(User, User.id == Engineer.user_id)
             .where(Engineer.is_active.is_(True), User.is_active.is_(True)).order_by(Engineer.id)))
-    if not include_busy:
-        busy = repo.active_orders(session, [e.id for e in engineers])
-        engineers = [e for e in engineers if e.id not in busy]
     if not engineers:
         return []
     ids = [e.id for e in engineers]
@@ -103,18 +135,20 @@ def engineer_inputs(
         select(Organization.id, Organization.name).where(Organization.id.in_({e.org_id for e in engineers})))}
     certs = repo.certifications(session, ids)
     away = repo.absences(session, ids, now)
+    busy = busy_intervals(session, ids, now, exclude_order)
     today = assigned_today(session, ids, now)
     out: list[EngineerInput] = []
     for e in engineers:
-        intervals = tuple((a.starts_at, a.ends_at) for a in away[e.id])
-        start = available_from(work_calendar(session, e.calendar_id), now, intervals)
+        leave = [(a.starts_at, a.ends_at) for a in away[e.id]]
+        start = available_from(work_calendar(session, e.calendar_id), now, leave)
         if start is None:
             continue
+        blocked = sorted(leave + [(b, f) for b, f, _ in busy[e.id]])
         out.append(EngineerInput(
             id=e.id, name=names[e.user_id], org_id=e.org_id, org_name=orgs[e.org_id],
             longitude=e.home_longitude, latitude=e.home_latitude, skills=frozenset(e.skills or []),
-            certifications={c.name: c.expires_on for c in certs[e.id]}, available_from=start, absences=intervals,
-            regions_served=() if ignore_regions else tuple(e.regions_served or []),
+            certifications={c.name: c.expires_on for c in certs[e.id]}, available_from=start,
+            absences=tuple(blocked), regions_served=() if ignore_regions else tuple(e.regions_served or []),
             capacity_left=max(0, e.max_orders_per_day - today.get(e.id, 0)),
         ))
     return out

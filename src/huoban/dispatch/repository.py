@@ -191,13 +191,16 @@ def absences(session: Session, engineer_ids: list[int], after: datetime) -> dict
     return out
 
 
-def active_orders(session: Session, engineer_ids: list[int] | None = None) -> dict[int, int]:
-    """engineer id -> the id of the order the engineer currently holds."""
-    stmt = select(WorkOrder.engineer_id, WorkOrder.id).where(
-        WorkOrder.status.in_(ACTIVE_ORDER_STATES), WorkOrder.engineer_id.is_not(None))
+def active_orders(session: Session, engineer_ids: list[int] | None = None) -> dict[int, list[WorkOrder]]:
+    """engineer id -> the active orders the engineer holds (assigned to travelling and on site), soonest first."""
+    stmt = select(WorkOrder).where(WorkOrder.status.in_(ACTIVE_ORDER_STATES), WorkOrder.engineer_id.is_not(None))
     if engineer_ids is not None:
         stmt = stmt.where(WorkOrder.engineer_id.in_(engineer_ids))
-    return {engineer_id: order_id for engineer_id, order_id in session.execute(stmt) if engineer_id is not None}
+    out: dict[int, list[WorkOrder]] = {}
+    for order in session.scalars(stmt.order_by(WorkOrder.planned_arrival_at, WorkOrder.id)):
+        if order.engineer_id is not None:
+            out.setdefault(order.engineer_id, []).append(order)
+    return out
 
 
 def get_plan(session: Session, actor: Actor, plan_id: int) -> DispatchPlan:

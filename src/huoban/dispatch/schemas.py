@@ -138,7 +138,8 @@ class EngineerRead(BaseModel):
     is_active: bool
     certifications: list[CertificationRead]
     absences: list[AbsenceRead] = Field(description="Current and coming absences")
-    active_work_order_id: int | None
+    active_work_order_id: int | None = Field(description="The soonest of the engineer's active orders")
+    active_work_order_ids: list[int] = Field(description="Every active order, soonest first")
     created_at: datetime
     updated_at: datetime
 

@@ -4,27 +4,27 @@ States: proposed -> assigned -> accepted -> travelling -> on_site -> done, and c
 done. A dispatcher (or an operator admin) accepts, changes or rejects the optimizer's proposals: nothing is
 assigned silently. Only the assigned engineer accepts, starts travel, checks in (meeting the ticket's on-site
 clock) and checks out; the customer confirms a done visit. Every change appends a WorkOrderEvent and an
-audit record. At most one active order per engineer: re-checked under row locks, and the partial unique
-index uq_work_orders_engineer_active catches whatever slips past.
+audit record. An engineer may hold several active orders whose windows (planned departure to planned end on
+site, see `inputs.busy_interval`) do not overlap: accepting and assigning re-check that under the engineer's
+row lock (SELECT ... FOR UPDATE), so two dispatchers at once cannot book one engineer twice at one time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from huoban.audit.service import record
 from huoban.config import get_settings
 from huoban.dispatch import inputs, optimizer, places
 from huoban.dispatch import repository as repo
-from huoban.dispatch.planning import Candidate, OrderInput, ProposalResult
+from huoban.dispatch.planning import Candidate, EngineerInput, OrderInput, ProposalResult
 from huoban.dispatch.schemas import WorkOrderCreate
-from huoban.dispatch.travel import TravelModel
+from huoban.dispatch.travel import TravelModel, great_circle_km
 from huoban.errors import Conflict, Forbidden, Invalid, NotFound
 from huoban.identity.actor import Actor
 from huoban.jobs.outbox import publish_event
@@ -319,15 +319,13 @@ def _engineer_name(session: Session, engineer: Engineer) -> str:
 
 
 def _estimate(session: Session, order: WorkOrder, engineer: Engineer, now: datetime, *, override: bool) -> Candidate:
-    """The engineer's estimate for the order if free and qualified now; else 409 (busy, away, no capacity, region)
-    or 422 (a missing skill or certification) naming engineer_id. An override ignores the regions served."""
+    """The engineer's estimate for the order if free and qualified for it; else 409 (another active order or an
+    absence overlapping the visit, no capacity, region) or 422 (a missing skill or certification) naming
+    engineer_id. An override ignores the regions served. Call with the engineer's row locked."""
     name = _engineer_name(session, engineer)
     if not engineer.is_active:
         raise Conflict("%(name)s is not active.", field="engineer_id", name=name)
-    holding = repo.active_orders(session, [engineer.id]).get(engineer.id)
-    if holding is not None and holding != order.id:
-        raise Conflict("%(name)s already holds work order %(order)s.", field="engineer_id", name=name, order=holding)
-    found = inputs.engineer_inputs(session, now, [engineer], include_busy=True, ignore_regions=override)
+    found = inputs.engineer_inputs(session, now, [engineer], ignore_regions=override, exclude_order=order.id)
     if not found:
         raise Conflict("%(name)s has no working time in the coming month.", field="engineer_id", name=name)
     order_in = inputs.order_inputs(session, [order])[0]
@@ -351,12 +349,29 @@ def _estimate(session: Session, order: WorkOrder, engineer: Engineer, now: datet
         raise Conflict("%(name)s does not serve division %(code)s.", field="engineer_id", name=name, code=params)
     if code == "no_capacity":
         raise Conflict("%(name)s has reached today's maximum of work orders.", field="engineer_id", name=name)
-    raise Conflict("%(name)s is away (leave, training or booked) during the visit.", field="engineer_id", name=name)
+    clash = _clashing_order(session, engineer, order_in, found[0], now, travel)
+    if clash is not None:
+        raise Conflict("%(name)s already holds work order %(order)s at that time.", field="engineer_id", name=name,
+                       order=clash)
+    raise Conflict("%(name)s is away (leave, training or off duty) during the visit.", field="engineer_id",
+                   name=name)
+
+
+def _clashing_order(session: Session, engineer: Engineer, order: OrderInput, found: EngineerInput, now: datetime,
+                    travel: TravelModel) -> int | None:
+    """The engineer's active order whose busy time overlaps the visit's window (as the optimizer places it)."""
+    minutes = travel.minutes(great_circle_km(found.longitude, found.latitude, order.longitude, order.latitude))
+    depart = max(now, order.earliest_start - timedelta(minutes=minutes), found.available_from)
+    leave = depart + timedelta(minutes=minutes + order.estimated_minutes)
+    for start, end, order_id in inputs.busy_intervals(session, [engineer.id], now, exclude_order=order.id)[engineer.id]:
+        if depart < end and start < leave:
+            return order_id
+    return None
 
 
 def _book(session: Session, actor: Actor, order: WorkOrder, engineer: Engineer, estimate: Candidate,
           now: datetime) -> None:
-    """Set the order assigned to the engineer; the partial unique index turns a double booking into a 409."""
+    """Set the order assigned to the engineer (`_estimate` has checked the window under the engineer's lock)."""
     _move(session, actor, order, "assigned", now)
     order.engineer_id = engineer.id
     order.assigned_org_id = engineer.org_id
@@ -366,12 +381,7 @@ def _book(session: Session, actor: Actor, order: WorkOrder, engineer: Engineer, 
     order.planned_arrival_at = estimate.arrival_at
     order.travel_minutes = estimate.travel_minutes
     order.distance_km = estimate.distance_km
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict("%(name)s already holds another active work order.", field="engineer_id",
-                       name=estimate.engineer_name) from exc
+    session.flush()
 
 
 def accept_proposal(session: Session, actor: Actor, proposal_id: int) -> WorkOrder:

@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huoban.models.base import Base, CreatedAt, utcnow
 
-# A work order holds its engineer in these states; at most one such order per engineer (a partial unique
-# index enforces it in the database, so two dispatchers accepting at once cannot book one engineer twice).
+# A work order holds its engineer in these states. An engineer may hold several, on windows that do not
+# overlap (from the planned departure to the planned end on site); the dispatch service re-checks that under
+# the engineer's row lock, so two dispatchers accepting at once cannot book one engineer twice at one time.
 ACTIVE_ORDER_STATES = ("assigned", "accepted", "travelling", "on_site")
-_ACTIVE_SQL = "status IN ('assigned', 'accepted', 'travelling', 'on_site')"
 
 
 class Engineer(CreatedAt, Base):
@@ -85,15 +85,6 @@ class WorkOrder(CreatedAt, Base):
     maintenance. States: proposed -> assigned -> accepted -> travelling -> on_site -> done, or cancelled."""
 
     __tablename__ = "work_orders"
-    __table_args__ = (
-        Index(
-            "uq_work_orders_engineer_active",
-            "engineer_id",
-            unique=True,
-            postgresql_where=text(_ACTIVE_SQL),
-            sqlite_where=text(_ACTIVE_SQL),
-        ),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)

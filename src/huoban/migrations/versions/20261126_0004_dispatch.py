@@ -170,7 +170,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_work_orders_site_region_code'), ['site_region_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_work_orders_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_work_orders_ticket_id'), ['ticket_id'], unique=False)
-        batch_op.create_index('uq_work_orders_engineer_active', ['engineer_id'], unique=True, postgresql_where=sa.text("status IN ('assigned', 'accepted', 'travelling', 'on_site')"), sqlite_where=sa.text("status IN ('assigned', 'accepted', 'travelling', 'on_site')"))
 
     op.create_table('dispatch_proposals',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -235,7 +234,6 @@ def downgrade() -> None:
 
     op.drop_table('dispatch_proposals')
     with op.batch_alter_table('work_orders', schema=None) as batch_op:
-        batch_op.drop_index('uq_work_orders_engineer_active', postgresql_where=sa.text("status IN ('assigned', 'accepted', 'travelling', 'on_site')"), sqlite_where=sa.text("status IN ('assigned', 'accepted', 'travelling', 'on_site')"))
         batch_op.drop_index(batch_op.f('ix_work_orders_ticket_id'))
         batch_op.drop_index(batch_op.f('ix_work_orders_status'))
         batch_op.drop_index(batch_op.f('ix_work_orders_site_region_code'))
