@@ -193,6 +193,28 @@ def test_two_orders_on_one_day_that_do_not_overlap_within_the_daily_maximum(clie
     assert {o["id"] for o in mine["items"]} == {morning["id"], afternoon["id"]}
 
 
+def test_daily_capacity_counts_the_day_of_the_visit_not_the_day_of_assignment(client, world, db, monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    engineer = create_engineer(client, world, "partner_a_engineer", max_orders_per_day=1)
+    create_engineer(client, world, "partner_b_engineer", home_region_code=LICHENG)
+    thursday = visit(client, world, title="周四巡检", earliest_start_at="2026-03-12T09:00:00+08:00",
+                     arrival_due_at="2026-03-12T12:00:00+08:00")
+    act(client, world, thursday["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+    # assigned today, but for Thursday: today's one order is still free ...
+    today = visit(client, world, title="今日抢修")
+    also_thursday = visit(client, world, title="周四下午", earliest_start_at="2026-03-12T15:00:00+08:00",
+                          arrival_due_at="2026-03-12T18:00:00+08:00")
+    plan = run_plan(client, world)
+    assert proposal_for(plan, today["id"])["engineer_id"] == engineer["id"]
+    # ... while Thursday is full, though the afternoon does not overlap the morning's visit
+    assert proposal_for(plan, also_thursday["id"])["engineer_id"] != engineer["id"]
+    full = world.call(client, "POST", f"{WORK_ORDERS}/{also_thursday['id']}/assign", "operator_dispatcher",
+                      json={"engineer_id": engineer["id"]})
+    assert full.status_code == 409 and error_fields(full) == ["engineer_id"]
+    assert "maximum of work orders on 2026-03-12" in full.json()["detail"]
+    act(client, world, today["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+
+
 def test_accepting_rechecks_and_a_taken_engineer_is_a_409_that_changes_nothing(client, world, db, monkeypatch):
     FrozenTime(monkeypatch, NOW)
     engineer = create_engineer(client, world, "partner_a_engineer")

@@ -2,8 +2,12 @@
 what each open order needs and by when.
 
 An engineer is available from `now`, moved past a current absence and then to the next working instant of
-the engineer's calendar (repeated until both hold). Capacity left today is the daily maximum minus the
-orders assigned to the engineer today (China time), cancelled ones not counted.
+the engineer's calendar (repeated until both hold).
+
+Daily capacity counts orders by the China date of their visit (planned arrival; the earliest start when
+none is planned), cancelled ones not counted. `capacity_left` is what is left today; each later day within
+HORIZON that is already at the maximum becomes a full-day busy interval (China midnight to midnight) among
+the absences, so nobody is proposed for a visit on a full day.
 
 An engineer may hold several active orders. Each is busy time, passed to the optimizer with the absences
 (`EngineerInput.absences`), so a new order is proposed only for a window that overlaps none of them: an
@@ -16,7 +20,7 @@ an engineer busy now is simply not proposed for an order that would start now.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -30,6 +34,7 @@ from huoban.sla.store import work_calendar
 
 CHINA = ZoneInfo("Asia/Shanghai")
 LOOKAHEAD = timedelta(days=31)  # no working time within a month: not available this round
+HORIZON_DAYS = 14  # full days (and off-duty time) are passed to the optimizer this far ahead
 OVERRUN = timedelta(minutes=30)  # an engineer on site past the estimate is taken to need this much longer
 
 
@@ -74,18 +79,34 @@ def available_from(cal: WorkCalendar, now: datetime, absences: Sequence[tuple[da
     return None
 
 
-def assigned_today(session: Session, engineer_ids: list[int], now: datetime) -> dict[int, int]:
-    """Orders assigned to each engineer whose assigned_at falls on today (China time), cancelled ones not counted."""
+def orders_per_day(session: Session, engineer_ids: list[int], now: datetime) -> dict[int, dict[date, int]]:
+    """engineer id -> China date of the visit -> orders on that date, from today to HORIZON_DAYS ahead
+    (cancelled ones not counted)."""
     if not engineer_ids:
         return {}
-    start, end = china_day(now)
-    rows = session.execute(
-        select(WorkOrder.engineer_id, func.count()).where(
-            WorkOrder.engineer_id.in_(engineer_ids), WorkOrder.assigned_at >= start, WorkOrder.assigned_at < end,
-            WorkOrder.status != "cancelled",
-        ).group_by(WorkOrder.engineer_id)
-    )
-    return {engineer_id: int(count) for engineer_id, count in rows if engineer_id is not None}
+    start, _ = china_day(now)
+    end = start + timedelta(days=HORIZON_DAYS + 1)
+    visit = func.coalesce(WorkOrder.planned_arrival_at, WorkOrder.earliest_start_at)
+    out: dict[int, dict[date, int]] = {}
+    for engineer_id, at in session.execute(
+        select(WorkOrder.engineer_id, visit).where(
+            WorkOrder.engineer_id.in_(engineer_ids), visit >= start, visit < end, WorkOrder.status != "cancelled")
+    ):
+        if engineer_id is not None and at is not None:
+            day = china_date(at if at.tzinfo else at.replace(tzinfo=UTC))
+            out.setdefault(engineer_id, {})[day] = out.get(engineer_id, {}).get(day, 0) + 1
+    return out
+
+
+def full_days(counts: dict[date, int], maximum: int, now: datetime) -> list[tuple[datetime, datetime]]:
+    """[China midnight, next midnight) of each day after today, within the horizon, already at `maximum`."""
+    today = china_date(now)
+    out = []
+    for day, count in sorted(counts.items()):
+        if day > today and count >= maximum:
+            start = datetime.combine(day, time(0), CHINA)
+            out.append((start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)))
+    return out
 
 
 def busy_interval(order: WorkOrder, now: datetime) -> tuple[datetime, datetime]:
@@ -136,20 +157,22 @@ def engineer_inputs(
     certs = repo.certifications(session, ids)
     away = repo.absences(session, ids, now)
     busy = busy_intervals(session, ids, now, exclude_order)
-    today = assigned_today(session, ids, now)
+    per_day = orders_per_day(session, ids, now)
+    today = china_date(now)
     out: list[EngineerInput] = []
     for e in engineers:
         leave = [(a.starts_at, a.ends_at) for a in away[e.id]]
         start = available_from(work_calendar(session, e.calendar_id), now, leave)
         if start is None:
             continue
-        blocked = sorted(leave + [(b, f) for b, f, _ in busy[e.id]])
+        counts = per_day.get(e.id, {})
+        blocked = sorted(leave + [(b, f) for b, f, _ in busy[e.id]] + full_days(counts, e.max_orders_per_day, now))
         out.append(EngineerInput(
             id=e.id, name=names[e.user_id], org_id=e.org_id, org_name=orgs[e.org_id],
             longitude=e.home_longitude, latitude=e.home_latitude, skills=frozenset(e.skills or []),
             certifications={c.name: c.expires_on for c in certs[e.id]}, available_from=start,
             absences=tuple(blocked), regions_served=() if ignore_regions else tuple(e.regions_served or []),
-            capacity_left=max(0, e.max_orders_per_day - today.get(e.id, 0)),
+            capacity_left=max(0, e.max_orders_per_day - counts.get(today, 0)),
         ))
     return out
 

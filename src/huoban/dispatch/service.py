@@ -349,24 +349,26 @@ def _estimate(session: Session, order: WorkOrder, engineer: Engineer, now: datet
         raise Conflict("%(name)s does not serve division %(code)s.", field="engineer_id", name=name, code=params)
     if code == "no_capacity":
         raise Conflict("%(name)s has reached today's maximum of work orders.", field="engineer_id", name=name)
-    clash = _clashing_order(session, engineer, order_in, found[0], now, travel)
-    if clash is not None:
-        raise Conflict("%(name)s already holds work order %(order)s at that time.", field="engineer_id", name=name,
-                       order=clash)
+    depart, leave = _window(order_in, found[0], now, travel)
+    for start, end, order_id in inputs.busy_intervals(session, [engineer.id], now, exclude_order=order.id)[engineer.id]:
+        if depart < end and start < leave:
+            raise Conflict("%(name)s already holds work order %(order)s at that time.", field="engineer_id",
+                           name=name, order=order_id)
+    counts = inputs.orders_per_day(session, [engineer.id], now).get(engineer.id, {})
+    for start, end in inputs.full_days(counts, engineer.max_orders_per_day, now):
+        if depart < end and start < leave:
+            raise Conflict("%(name)s already has the day's maximum of work orders on %(day)s.", field="engineer_id",
+                           name=name, day=inputs.china_date(start).isoformat())
     raise Conflict("%(name)s is away (leave, training or off duty) during the visit.", field="engineer_id",
                    name=name)
 
 
-def _clashing_order(session: Session, engineer: Engineer, order: OrderInput, found: EngineerInput, now: datetime,
-                    travel: TravelModel) -> int | None:
-    """The engineer's active order whose busy time overlaps the visit's window (as the optimizer places it)."""
+def _window(order: OrderInput, found: EngineerInput, now: datetime, travel: TravelModel
+            ) -> tuple[datetime, datetime]:
+    """[departure, end on site) of the visit as the optimizer places it."""
     minutes = travel.minutes(great_circle_km(found.longitude, found.latitude, order.longitude, order.latitude))
     depart = max(now, order.earliest_start - timedelta(minutes=minutes), found.available_from)
-    leave = depart + timedelta(minutes=minutes + order.estimated_minutes)
-    for start, end, order_id in inputs.busy_intervals(session, [engineer.id], now, exclude_order=order.id)[engineer.id]:
-        if depart < end and start < leave:
-            return order_id
-    return None
+    return depart, depart + timedelta(minutes=minutes + order.estimated_minutes)
 
 
 def _book(session: Session, actor: Actor, order: WorkOrder, engineer: Engineer, estimate: Candidate,
