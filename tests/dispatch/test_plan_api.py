@@ -18,6 +18,7 @@ from tests.dispatch.factories import (
     WORK_ORDERS,
     FrozenTime,
     act,
+    calendar_id,
     create_engineer,
     create_order,
     cst,
@@ -213,6 +214,30 @@ def test_daily_capacity_counts_the_day_of_the_visit_not_the_day_of_assignment(cl
     assert full.status_code == 409 and error_fields(full) == ["engineer_id"]
     assert "maximum of work orders on 2026-03-12" in full.json()["detail"]
     act(client, world, today["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+
+
+def test_the_working_calendar_counts_for_the_visit_not_only_for_now(client, world, db, monkeypatch):
+    FrozenTime(monkeypatch, NOW)  # Tuesday 10:00, office hours
+    office = create_engineer(client, world, "partner_a_engineer", calendar_id=calendar_id(db, "cn-standard"))
+    saturday = visit(client, world, title="周六上门", earliest_start_at="2026-03-14T10:00:00+08:00",
+                     arrival_due_at="2026-03-14T16:00:00+08:00")
+    night = visit(client, world, title="夜间割接", earliest_start_at="2026-03-11T03:00:00+08:00",
+                  arrival_due_at="2026-03-11T04:00:00+08:00")
+    lunch = visit(client, world, title="午间", earliest_start_at="2026-03-10T11:30:00+08:00",
+                  arrival_due_at="2026-03-10T12:30:00+08:00")
+    plan = run_plan(client, world)
+    assert proposal_for(plan, saturday["id"])["engineer_id"] is None
+    assert proposal_for(plan, saturday["id"])["explanation"]["reasons"] == ["on_leave_or_busy"]
+    assert proposal_for(plan, night["id"])["engineer_id"] is None
+    assert proposal_for(plan, lunch["id"])["engineer_id"] == office["id"]  # a visit may span lunch
+    refused = world.call(client, "POST", f"{WORK_ORDERS}/{saturday['id']}/assign", "operator_dispatcher",
+                         json={"engineer_id": office["id"]})
+    assert refused.status_code == 409 and "off duty" in refused.json()["detail"]
+
+    on_call = create_engineer(client, world, "partner_b_engineer", home_region_code=LICHENG)  # 24x7
+    plan = run_plan(client, world)
+    assert proposal_for(plan, saturday["id"])["engineer_id"] == on_call["id"]
+    assert proposal_for(plan, saturday["id"])["arrival_at"].startswith("2026-03-14T02:00:00")
 
 
 def test_accepting_rechecks_and_a_taken_engineer_is_a_409_that_changes_nothing(client, world, db, monkeypatch):

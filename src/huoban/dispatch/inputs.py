@@ -9,6 +9,11 @@ none is planned), cancelled ones not counted. `capacity_left` is what is left to
 HORIZON that is already at the maximum becomes a full-day busy interval (China midnight to midnight) among
 the absences, so nobody is proposed for a visit on a full day.
 
+The working calendar counts for the whole visit, not only for "now": the engineer's off-duty time within
+HORIZON_DAYS (the gaps between the calendar's working intervals, `off_duty`) is among the absences too, so
+an office-hours engineer is not proposed for Saturday 10:00 or 03:00. Gaps shorter than LUNCH_GAP are not
+counted, so a trip may span lunch; a 24x7 engineer has none.
+
 An engineer may hold several active orders. Each is busy time, passed to the optimizer with the absences
 (`EngineerInput.absences`), so a new order is proposed only for a window that overlaps none of them: an
 assigned or accepted order is busy from its planned departure (planned arrival - travel) to its planned end
@@ -35,6 +40,7 @@ from huoban.sla.store import work_calendar
 CHINA = ZoneInfo("Asia/Shanghai")
 LOOKAHEAD = timedelta(days=31)  # no working time within a month: not available this round
 HORIZON_DAYS = 14  # full days (and off-duty time) are passed to the optimizer this far ahead
+LUNCH_GAP = timedelta(hours=3)  # shorter breaks between working intervals do not stop a visit
 OVERRUN = timedelta(minutes=30)  # an engineer on site past the estimate is taken to need this much longer
 
 
@@ -77,6 +83,20 @@ def available_from(cal: WorkCalendar, now: datetime, absences: Sequence[tuple[da
         if not moved:
             return moment if moment - now <= LOOKAHEAD else None
     return None
+
+
+def off_duty(cal: WorkCalendar, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The calendar's non-working gaps of at least LUNCH_GAP from `now` to HORIZON_DAYS ahead."""
+    end = now + timedelta(days=HORIZON_DAYS)
+    gaps = []
+    cursor = now
+    for start, stop in working_intervals(cal, now, end):
+        if start - cursor >= LUNCH_GAP:
+            gaps.append((cursor, start))
+        cursor = max(cursor, stop)
+    if end - cursor >= LUNCH_GAP:
+        gaps.append((cursor, end))
+    return gaps
 
 
 def orders_per_day(session: Session, engineer_ids: list[int], now: datetime) -> dict[int, dict[date, int]]:
@@ -159,14 +179,19 @@ def engineer_inputs(
     busy = busy_intervals(session, ids, now, exclude_order)
     per_day = orders_per_day(session, ids, now)
     today = china_date(now)
+    gaps: dict[int, list[tuple[datetime, datetime]]] = {}
     out: list[EngineerInput] = []
     for e in engineers:
         leave = [(a.starts_at, a.ends_at) for a in away[e.id]]
-        start = available_from(work_calendar(session, e.calendar_id), now, leave)
+        cal = work_calendar(session, e.calendar_id)
+        start = available_from(cal, now, leave)
         if start is None:
             continue
+        if e.calendar_id not in gaps:
+            gaps[e.calendar_id] = off_duty(cal, now)
         counts = per_day.get(e.id, {})
-        blocked = sorted(leave + [(b, f) for b, f, _ in busy[e.id]] + full_days(counts, e.max_orders_per_day, now))
+        blocked = sorted(leave + [(b, f) for b, f, _ in busy[e.id]] + full_days(counts, e.max_orders_per_day, now)
+                         + gaps[e.calendar_id])
         out.append(EngineerInput(
             id=e.id, name=names[e.user_id], org_id=e.org_id, org_name=orgs[e.org_id],
             longitude=e.home_longitude, latitude=e.home_latitude, skills=frozenset(e.skills or []),
