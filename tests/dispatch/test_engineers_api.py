@@ -74,6 +74,7 @@ def test_bad_input_names_the_field(client, world):
 
     assert fields(skills=["juggling"])[0].startswith("skills")
     assert fields(home_region_code="999999") == ["home_region_code"]
+    assert fields(home_region_code="370000") == ["home_region_code"]  # a province is too coarse
     assert fields(home_region_code=None, home_address="火星基地") == ["home_address"]
     assert fields(home_region_code=None) == ["home_region_code"]
     assert fields(regions_served=["370000", "123456"]) == ["regions_served"]

@@ -172,6 +172,7 @@ def test_bad_input_names_the_field(client, world, monkeypatch):
     assert fields(customer_org_id=b, title="x", site_address="hello world") == (422, ["site_address"])
     assert fields(customer_org_id=b, title="x", site_address="山东省") == (422, ["site_address"])
     assert fields(customer_org_id=b, title="x", site_region_code="999999") == (422, ["site_region_code"])
+    assert fields(customer_org_id=b, title="x", site_region_code="370000") == (422, ["site_region_code"])
     assert fields(customer_org_id=b, title="x") == (422, ["site_region_code"])
     assert fields(customer_org_id=b, site_region_code=SHOUGUANG) == (422, ["title"])
     assert fields(customer_org_id=world.orgs["partner_a"].id, title="x", site_region_code=SHOUGUANG) == (

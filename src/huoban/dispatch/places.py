@@ -15,9 +15,13 @@ _cpca_lock = threading.Lock()
 
 
 def region_by_code(session: Session, code: str, field: str) -> Region:
+    """A city or county by its code: a province is too coarse to place a site or a home base (its centre
+    can be hundreds of kilometres from either), so it is a 422 naming `field`."""
     region = session.get(Region, code.strip())
     if region is None:
         raise Invalid("Unknown administrative division code %(code)s.", field=field, code=code)
+    if region.level == "province":
+        raise Invalid("Give a city or county code, not a province's (%(code)s).", field=field, code=code)
     return region
 
 
