@@ -158,7 +158,7 @@ def owner_emails(session: Session, version_items: Sequence[dict[str, Any]]) -> d
     ids = {i["owner_id"] for i in version_items if i.get("owner_id") is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).tuples().all())
+    return {user_id: email for user_id, email in session.execute(select(User.id, User.email).where(User.id.in_(ids)))}
 
 
 def _write_version(session: Session, actor: Actor, engagement: Engagement, data: Sequence[ItemIn],
