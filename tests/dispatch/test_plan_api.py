@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from huoban.models import DispatchPlan, DispatchProposal, EngineerAbsence, WorkOrderEvent
+from huoban.models import (
+    DispatchPlan,
+    DispatchProposal,
+    EngineerAbsence,
+    EngineerCertification,
+    WorkOrderEvent,
+)
 from tests.dispatch.factories import (
     LICHENG,
     PLANS,
@@ -326,3 +332,37 @@ def test_rounds_supersede_rejecting_and_a_dry_run(client, world, db, monkeypatch
     assert dry["id"] is None and dry["proposals"][0]["id"] is None and dry["proposals"][0]["engineer_id"]
     assert db.scalar(select(func.count()).select_from(DispatchPlan)) == plans
     assert world.call(client, "POST", PLANS, "operator_agent").status_code == 403
+
+
+def test_retrying_a_plan_an_absence_or_a_certificate_with_the_same_key_creates_nothing_new(client, world, db,
+                                                                                           monkeypatch):
+    FrozenTime(monkeypatch, NOW)
+    engineer = create_engineer(client, world, "partner_a_engineer")
+    visit(client, world)
+
+    def count(model):  # type: ignore[no-untyped-def]
+        return db.scalar(select(func.count()).select_from(model))
+
+    def twice(path: str, key: str, **kwargs):  # type: ignore[no-untyped-def]
+        first = world.call(client, "POST", path, "operator_dispatcher", headers={"Idempotency-Key": key}, **kwargs)
+        counts = (count(DispatchPlan), count(DispatchProposal), count(EngineerAbsence), count(EngineerCertification))
+        again = world.call(client, "POST", path, "operator_dispatcher", headers={"Idempotency-Key": key}, **kwargs)
+        assert first.status_code == again.status_code == 201, again.text
+        assert again.headers.get("Idempotent-Replay") == "true" and again.json() == first.json()
+        assert (count(DispatchPlan), count(DispatchProposal), count(EngineerAbsence),
+                count(EngineerCertification)) == counts
+        return first.json()
+
+    plan = twice(PLANS, "plan-1")
+    assert plan["id"] is not None and count(DispatchPlan) == 1
+    assert run_plan(client, world)["id"] != plan["id"]  # no key: a new round
+    path = f"/api/v1/dispatch/engineers/{engineer['id']}"
+    twice(f"{path}/absences", "leave-1", json={"kind": "leave", "starts_at": "2026-03-20T09:00:00+08:00",
+                                               "ends_at": "2026-03-21T18:00:00+08:00"})
+    assert count(EngineerAbsence) == 1
+    twice(f"{path}/certifications", "cert-1", json={"name": "CISP", "expires_on": "2028-01-01"})
+    assert count(EngineerCertification) == 1
+    reused = world.call(client, "POST", f"{path}/absences", "operator_dispatcher",
+                        headers={"Idempotency-Key": "plan-1"}, json={"kind": "leave", "starts_at": "2026-03-22T09:00:00+08:00",
+                              "ends_at": "2026-03-23T18:00:00+08:00"})
+    assert reused.status_code == 409 and error_fields(reused) == ["Idempotency-Key"]

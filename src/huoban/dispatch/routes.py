@@ -73,9 +73,11 @@ def update_engineer(session: DbSession, actor: ApiActor, engineer_id: int, data:
 
 
 @router.post("/engineers/{engineer_id}/certifications", status_code=201, response_model=CertificationRead)
-def add_certification(session: DbSession, actor: ApiActor, engineer_id: int, data: CertificationIn
-                      ) -> CertificationRead:
-    return CertificationRead.model_validate(engineers.add_certification(session, actor, engineer_id, data))
+def add_certification(session: DbSession, actor: ApiActor, engineer_id: int, data: CertificationIn,
+                      key: IdemKey = None) -> JSONResponse:
+    payload = {"certification_for": engineer_id, **data.model_dump()}
+    return idempotent(session, actor, key, payload, lambda: CertificationRead.model_validate(
+        engineers.add_certification(session, actor, engineer_id, data)))
 
 
 @router.delete("/engineers/{engineer_id}/certifications/{certification_id}", status_code=204)
@@ -85,9 +87,12 @@ def remove_certification(session: DbSession, actor: ApiActor, engineer_id: int, 
 
 
 @router.post("/engineers/{engineer_id}/absences", status_code=201, response_model=AbsenceRead)
-def add_absence(session: DbSession, actor: ApiActor, engineer_id: int, data: AbsenceIn) -> AbsenceRead:
+def add_absence(session: DbSession, actor: ApiActor, engineer_id: int, data: AbsenceIn, key: IdemKey = None
+                ) -> JSONResponse:
     """Leave, training or an outside booking: the engineer is not dispatched in [starts_at, ends_at)."""
-    return AbsenceRead.model_validate(engineers.add_absence(session, actor, engineer_id, data))
+    payload = {"absence_for": engineer_id, **data.model_dump()}
+    return idempotent(session, actor, key, payload, lambda: AbsenceRead.model_validate(
+        engineers.add_absence(session, actor, engineer_id, data)))
 
 
 @router.delete("/engineers/{engineer_id}/absences/{absence_id}", status_code=204)
@@ -180,12 +185,18 @@ def cancel(session: DbSession, actor: ApiActor, work_order_id: int, data: Cancel
 
 @router.post("/plans", status_code=201, response_model=PlanRead)
 def run_plan(session: DbSession, actor: ApiActor,
-             dry_run: Annotated[bool, Query(description="Compute only; store nothing")] = False) -> PlanRead:
-    """Run a dispatch round over the open orders and the free engineers; returns the plan with its proposals."""
-    outcome = service.compute_plan(session, actor)
-    if not dry_run:
-        service.persist_plan(session, actor, outcome)
-    return views.plan_read(session, outcome.plan, outcome.proposals)
+             dry_run: Annotated[bool, Query(description="Compute only; store nothing")] = False,
+             key: IdemKey = None) -> JSONResponse:
+    """Run a dispatch round over the open orders and the free engineers; returns the plan with its proposals.
+    A retry with the same Idempotency-Key returns the first plan and runs no new round."""
+
+    def write() -> PlanRead:
+        outcome = service.compute_plan(session, actor)
+        if not dry_run:
+            service.persist_plan(session, actor, outcome)
+        return views.plan_read(session, outcome.plan, outcome.proposals)
+
+    return idempotent(session, actor, key, {"plan": True, "dry_run": dry_run}, write)
 
 
 @router.get("/plans/{plan_id}", response_model=PlanRead)
