@@ -363,6 +363,7 @@ def test_retrying_a_plan_an_absence_or_a_certificate_with_the_same_key_creates_n
     twice(f"{path}/certifications", "cert-1", json={"name": "CISP", "expires_on": "2028-01-01"})
     assert count(EngineerCertification) == 1
     reused = world.call(client, "POST", f"{path}/absences", "operator_dispatcher",
-                        headers={"Idempotency-Key": "plan-1"}, json={"kind": "leave", "starts_at": "2026-03-22T09:00:00+08:00",
+                        headers={"Idempotency-Key": "plan-1"},
+                        json={"kind": "leave", "starts_at": "2026-03-22T09:00:00+08:00",
                               "ends_at": "2026-03-23T18:00:00+08:00"})
     assert reused.status_code == 409 and error_fields(reused) == ["Idempotency-Key"]
