@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from huoban.models import AuditEntry, CustomerSite, WorkOrder
 from tests.dispatch.factories import (
+    ENGINEERS,
     HAISHU,
     SHOUGUANG,
     WORK_ORDERS,
@@ -221,3 +222,26 @@ def test_lists_filter_and_put_the_most_urgent_first(client, world):
     assert {o["id"] for o in shandong["items"]} == {soon["id"], none["id"]}
     assert ok(world.call(client, "GET", f"{WORK_ORDERS}?status=done", "operator_dispatcher"))["total"] == 0
     assert world.call(client, "GET", f"{WORK_ORDERS}?status=bogus", "operator_dispatcher").status_code == 422
+
+
+def test_ids_out_of_the_databases_range_are_a_422_naming_the_field(client, world):
+    huge = 9223372036854775808
+
+    def fields(method: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+        response = world.call(client, method, path, "operator_dispatcher", **kwargs)
+        assert response.status_code == 422, response.text
+        return error_fields(response)
+
+    assert fields("GET", f"{WORK_ORDERS}?engineer_id={huge}") == ["engineer_id"]
+    assert fields("GET", f"{WORK_ORDERS}?customer_org_id={2**31}") == ["customer_org_id"]
+    assert fields("GET", f"{WORK_ORDERS}/{huge}") == ["work_order_id"]
+    assert fields("GET", f"{ENGINEERS}/{2**31}") == ["engineer_id"]
+    assert fields("GET", f"{ENGINEERS}?org_id={huge}") == ["org_id"]
+    assert fields("GET", f"/api/v1/dispatch/plans/{huge}") == ["plan_id"]
+    assert fields("POST", f"/api/v1/dispatch/proposals/{huge}/accept") == ["proposal_id"]
+    assert fields("GET", f"/api/v1/dispatch/proposals?work_order_id={huge}") == ["work_order_id"]
+    assert fields("POST", f"{WORK_ORDERS}/1/assign", json={"engineer_id": huge}) == ["engineer_id"]
+    assert fields("POST", WORK_ORDERS, json={"ticket_id": huge}) == ["ticket_id"]
+    assert fields("POST", ENGINEERS, json={"user_id": huge, "home_region_code": SHOUGUANG}) == ["user_id"]
+    assert fields("GET", f"/api/v1/dispatch/coverage/gaps?customer_org_id={huge}") == ["customer_org_id"]
+    assert world.call(client, "GET", f"{WORK_ORDERS}/{2**31 - 1}", "operator_dispatcher").status_code == 404

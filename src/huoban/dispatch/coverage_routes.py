@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from huoban.deps import ApiActor, DbSession
 from huoban.dispatch import coverage
 from huoban.dispatch.coverage_excel import XLSX_TYPE, write_gaps
+from huoban.dispatch.schemas import MAX_ID
 
 router = APIRouter(tags=["dispatch"])
 
@@ -18,7 +19,8 @@ SkillQuery = Annotated[str | None, Query(max_length=32, description="Engineers m
 CertificationQuery = Annotated[str | None, Query(max_length=64, description="…and this valid certificate, e.g. 电工证")]
 TargetQuery = Annotated[int, Query(ge=1, le=coverage.MAX_TARGET_MINUTES, description="Arrival target in minutes")]
 ProvinceQuery = Annotated[str | None, Query(pattern=r"^\d{2}(0000)?$", description="Province code, e.g. 37 or 370000")]
-CustomerQuery = Annotated[int | None, Query(ge=1, description="One customer organization (default: all in scope)")]
+CustomerQuery = Annotated[int | None, Query(ge=1, le=MAX_ID,
+                                             description="One customer organization (default: all in scope)")]
 GapTargetQuery = Annotated[int | None, Query(ge=1, le=coverage.MAX_TARGET_MINUTES,
                                              description="Override the customers' P1 on-site target (minutes)")]
 

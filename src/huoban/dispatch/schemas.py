@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -21,6 +21,8 @@ OrderKind = Literal["repair", "maintenance", "installation"]
 OrderStatus = Literal["proposed", "assigned", "accepted", "travelling", "on_site", "done", "cancelled"]
 ProposalStatus = Literal["pending", "accepted", "rejected", "superseded"]
 AbsenceKind = Literal["leave", "training", "booked"]
+MAX_ID = 2**31 - 1  # ids beyond the database's integer are unknown: a 422 naming the field, not a database error
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def _unique(values: list[str]) -> list[str]:
@@ -68,7 +70,7 @@ class AbsenceRead(BaseModel):
 
 
 class EngineerCreate(Strict):
-    user_id: int
+    user_id: Id
     skills: list[Skill] = Field(default_factory=list, max_length=len(SKILLS))
     home_region_code: str | None = Field(None, pattern=r"^\d{6}$", description="Division code of the home base")
     home_address: str | None = Field(
@@ -77,7 +79,7 @@ class EngineerCreate(Strict):
     )
     regions_served: list[str] = Field(default_factory=list, max_length=200,
                                       description="Province, city or county codes; empty means anywhere")
-    calendar_id: int | None = Field(None, description="Working calendar; default the built-in 24x7 (on call)")
+    calendar_id: Id | None = Field(None, description="Working calendar; default the built-in 24x7 (on call)")
     max_orders_per_day: int = Field(4, ge=1, le=20)
     certifications: list[CertificationIn] = Field(default_factory=list, max_length=50)
     is_active: bool = True
@@ -101,7 +103,7 @@ class EngineerUpdate(Strict):
     home_region_code: str | None = Field(None, pattern=r"^\d{6}$")
     home_address: str | None = Field(None, min_length=2, max_length=300)
     regions_served: list[str] | None = Field(None, max_length=200)
-    calendar_id: int | None = None
+    calendar_id: Id | None = None
     max_orders_per_day: int | None = Field(None, ge=1, le=20)
     certifications: list[CertificationIn] | None = Field(None, max_length=50,
                                                          description="Replaces the engineer's certifications")
@@ -148,9 +150,9 @@ class WorkOrderCreate(Strict):
     """From a ticket that needs a visit (`ticket_id`), or standalone for planned maintenance
     (`customer_org_id` and a site: `site_id`, `site_region_code` or a free-text `site_address`)."""
 
-    ticket_id: int | None = None
-    customer_org_id: int | None = None
-    site_id: int | None = None
+    ticket_id: Id | None = None
+    customer_org_id: Id | None = None
+    site_id: Id | None = None
     site_region_code: str | None = Field(None, pattern=r"^\d{6}$")
     site_address: str | None = Field(None, min_length=2, max_length=300)
     title: str | None = Field(None, min_length=1, max_length=200)
@@ -171,7 +173,7 @@ class WorkOrderCreate(Strict):
 
 
 class AssignIn(Strict):
-    engineer_id: int
+    engineer_id: Id
     note: str | None = Field(None, max_length=300)
 
 
