@@ -245,3 +245,31 @@ def test_ids_out_of_the_databases_range_are_a_422_naming_the_field(client, world
     assert fields("POST", ENGINEERS, json={"user_id": huge, "home_region_code": SHOUGUANG}) == ["user_id"]
     assert fields("GET", f"/api/v1/dispatch/coverage/gaps?customer_org_id={huge}") == ["customer_org_id"]
     assert world.call(client, "GET", f"{WORK_ORDERS}/{2**31 - 1}", "operator_dispatcher").status_code == 404
+
+
+def test_the_order_follows_its_tickets_priority_and_on_site_clock(client, world, db, monkeypatch):
+    time = FrozenTime(monkeypatch, cst(2026, 3, 10, 10, 0))
+    ticket = raise_visit_ticket(client, world, priority="P3")
+    create_engineer(client, world, "partner_b_engineer", skills=["network"])
+    order = create_order(client, world, "operator_agent", ticket_id=ticket["id"], required_skills=["network"])
+    p3_due = order["arrival_due_at"]
+    assert order["priority"] == "P3" and p3_due == _ticket_clock(client, world, ticket["id"])["due_at"]
+
+    time.advance(minutes=10)
+    ok(world.call(client, "PATCH", f"/api/v1/tickets/{ticket['id']}", "operator_agent", json={"priority": "P1"}))
+    p1_due = _ticket_clock(client, world, ticket["id"])["due_at"]
+    assert p1_due != p3_due
+    run_plan(client, world)  # a round brings the row up to the ticket: lists and urgency order read it
+    [listed] = ok(world.call(client, "GET", f"{WORK_ORDERS}?ticket_id={ticket['id']}", "operator_dispatcher"))["items"]
+    assert (listed["priority"], listed["arrival_due_at"]) == ("P1", p1_due)
+    run_plan(client, world)  # nothing changed since: no new events
+    detail = ok(world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "customer_a_member"))
+    changes = [(e["kind"], e["from_value"], e["to_value"]) for e in detail["events"]
+               if e["kind"] in ("due", "priority")]
+    assert len(changes) == 2 and ("priority", "P3", "P1") in changes
+    assert [[datetime.fromisoformat(a), datetime.fromisoformat(b)] for k, a, b in changes if k == "due"] == [
+        [datetime.fromisoformat(p3_due), datetime.fromisoformat(p1_due)]]
+
+    ok(world.call(client, "PATCH", f"/api/v1/tickets/{ticket['id']}", "operator_agent", json={"priority": "P2"}))
+    shown = ok(world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "operator_dispatcher"))  # detail refreshes
+    assert shown["priority"] == "P2" and shown["arrival_due_at"] == _ticket_clock(client, world, ticket["id"])["due_at"]

@@ -53,7 +53,7 @@ def plan(
 
     def go() -> dict[str, Any]:
         with session_scope() as session:
-            outcome = service.compute_plan(session, None)
+            outcome = service.compute_plan(session, None, refresh=not dry_run)
             if not dry_run:
                 service.persist_plan(session, None, outcome)
             return plan_json(views.plan_read(session, outcome.plan, outcome.proposals))

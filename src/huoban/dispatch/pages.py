@@ -477,7 +477,9 @@ def _id_or_none(text: str) -> int | None:
 @router.get("/dispatch/orders/{order_id}", response_class=HTMLResponse)
 def order_page(request: Request, session: DbSession, actor: PageActor, order_id: RowId) -> Response:
     """The order, its timeline and (for dispatchers) its proposals and the engineers it could change to."""
-    return _detail(request, session, actor, repository.get_work_order(session, actor, order_id))
+    order = repository.get_work_order(session, actor, order_id)
+    service.refresh_from_tickets(session, [order])
+    return _detail(request, session, actor, order)
 
 
 def _on_order(request: Request, session: Session, actor: Actor, order_id: int, action: Callable[[], Any],

@@ -133,7 +133,9 @@ def list_work_orders(
 
 @router.get("/work-orders/{work_order_id}", response_model=WorkOrderDetail)
 def get_work_order(session: DbSession, actor: ApiActor, work_order_id: RowId) -> WorkOrderDetail:
-    return views.work_order_detail(session, repo.get_work_order(session, actor, work_order_id), actor)
+    order = repo.get_work_order(session, actor, work_order_id)
+    service.refresh_from_tickets(session, [order])
+    return views.work_order_detail(session, order, actor)
 
 
 @router.get("/work-orders/{work_order_id}/candidates", response_model=list[CandidateRead])
@@ -194,7 +196,7 @@ def run_plan(session: DbSession, actor: ApiActor,
     A retry with the same Idempotency-Key returns the first plan and runs no new round."""
 
     def write() -> PlanRead:
-        outcome = service.compute_plan(session, actor)
+        outcome = service.compute_plan(session, actor, refresh=not dry_run)
         if not dry_run:
             service.persist_plan(session, actor, outcome)
         return views.plan_read(session, outcome.plan, outcome.proposals)

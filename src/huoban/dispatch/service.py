@@ -254,13 +254,50 @@ def explanation(order: OrderInput, result: ProposalResult, travel: TravelModel) 
     }
 
 
-def compute_plan(session: Session, actor: Actor | None, now: datetime | None = None) -> PlanOutcome:
-    """One optimizer round over the open (proposed) orders and the free engineers; nothing is written.
-    `actor` None is the command line (`huoban dispatch plan`)."""
+def refresh_from_tickets(session: Session, orders: list[WorkOrder], now: datetime | None = None) -> int:
+    """Bring open orders made from a ticket up to the ticket: the arrival due time from its running on-site
+    clock (a priority change or a pause moves it) and its priority, each change a timeline event. Returns how
+    many orders changed. Lists, urgency order and the board's late badge read these columns."""
+    linked = [o for o in orders if o.ticket_id is not None and o.status in repo.OPEN_STATES]
+    if not linked:
+        return 0
+    now = now or utcnow()
+    ticket_ids = list({o.ticket_id for o in linked if o.ticket_id is not None})
+    dues = inputs.on_site_due(session, ticket_ids)
+    priorities = {tid: p for tid, p in session.execute(
+        select(Ticket.id, Ticket.priority).where(Ticket.id.in_(ticket_ids)))}
+    changed = 0
+    for order in linked:
+        assert order.ticket_id is not None
+        due, priority = dues.get(order.ticket_id), priorities.get(order.ticket_id)
+        moved = False
+        if due is not None and due != order.arrival_due_at:
+            old = order.arrival_due_at.isoformat() if order.arrival_due_at else None
+            _event(session, order, None, "due", old=old, new=due.isoformat(), at=now)
+            order.arrival_due_at, moved = due, True
+        if priority is not None and priority != order.priority:
+            _event(session, order, None, "priority", old=order.priority, new=priority, at=now)
+            order.priority, moved = priority, True
+        if moved:
+            order.updated_at = now
+            changed += 1
+    if changed:
+        session.flush()
+    return changed
+
+
+def compute_plan(session: Session, actor: Actor | None, now: datetime | None = None, *, refresh: bool = False
+                 ) -> PlanOutcome:
+    """One optimizer round over the open (proposed) orders and the free engineers; no plan is written.
+    With `refresh`, the orders' due times and priorities are first brought up to their tickets
+    (`refresh_from_tickets`). `actor` None is the command line (`huoban dispatch plan`)."""
     if actor is not None:
         _require_planner(actor)
     now = now or utcnow()
     orders = list(session.scalars(select(WorkOrder).where(WorkOrder.status == "proposed").order_by(WorkOrder.id)))
+    if refresh:
+        refresh_from_tickets(session, list(session.scalars(
+            select(WorkOrder).where(WorkOrder.status.in_(repo.OPEN_STATES), WorkOrder.ticket_id.is_not(None)))), now)
     order_in = inputs.order_inputs(session, orders)
     engineer_in = inputs.engineer_inputs(session, now)
     travel = travel_model()
@@ -289,7 +326,7 @@ def plan_round(session: Session, actor: Actor | None, now: datetime | None = Non
                ) -> DispatchPlan:
     """Run a round; when `persist`, store the plan and one proposal per open order (earlier pending proposals
     of those orders become superseded). Use `repository.list_proposals(plan_id=...)` for the proposals."""
-    outcome = compute_plan(session, actor, now)
+    outcome = compute_plan(session, actor, now, refresh=persist)
     if persist:
         persist_plan(session, actor, outcome)
     return outcome.plan
