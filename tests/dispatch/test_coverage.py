@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from huoban.models import CustomerSite, Region, SlaPolicy
 from tests.dispatch.factories import make_engineer, ok, raise_visit_ticket
+from tests.factories import make_org, make_user
 from tests.pages import sign_in
 from tests.world import World
 
@@ -124,17 +125,17 @@ def test_gaps_per_customer_with_the_partners_that_could_close_them(client: TestC
     assert qingdao["site_name"] == "青岛机房" and qingdao["kind"] == "site" and qingdao["region_code"] == SHINAN
     assert qingdao["best_minutes"] == 415 and qingdao["shortfall_minutes"] == 415 - 240
     assert qingdao["engineer_name"] == "partner_b_engineer" and qingdao["engineer_org_name"] == "乙伙伴"
-    assert [(p["name"], p["nearest_minutes"], p["same_province"]) for p in qingdao["partners"]] == [
-        ("乙伙伴", 415, True), ("甲伙伴", 919, False)]
+    assert [(p["name"], p["nearest_minutes"], p["same_province"], p["listed_as"]) for p in qingdao["partners"]] == [
+        ("乙伙伴", 415, True, "nearest"), ("甲伙伴", 919, False, "nearest")]  # nobody within the target
 
     a = by_name["甲客户"]
     assert a["places_checked"] == 2
     ningbo, lhasa = a["gaps"]
     assert ningbo["site_name"] == "宁波数据中心" and ningbo["best_minutes"] is None
     assert ningbo["required_skills"] == ["database"] and ningbo["shortfall_minutes"] is None
-    first = ningbo["partners"][0]
-    assert (first["name"], first["nearest_minutes"], first["same_province"], first["within_target"]) == (
-        "甲伙伴", 15, True, True)
+    [first] = ningbo["partners"]  # only the partner that arrives in time, not 乙伙伴 from Jinan
+    assert (first["name"], first["nearest_minutes"], first["same_province"], first["within_target"],
+            first["listed_as"]) == ("甲伙伴", 15, True, True, "within_target")
     assert lhasa["kind"] == "ticket_county" and lhasa["site_id"] is None and lhasa["region_code"] == LHASA
     assert lhasa["best_minutes"] is not None and lhasa["best_minutes"] > 240  # Hangzhou's engineer serves anywhere
 
@@ -181,7 +182,7 @@ def test_excel_export_has_a_row_per_gap(client: TestClient, network: World) -> N
     assert set(data) == {("乙客户", "青岛机房"), ("甲客户", "宁波数据中心"), ("甲客户", "西藏自治区拉萨市城关区")}
     qingdao = data[("乙客户", "青岛机房")]
     assert qingdao[5] == SHINAN and qingdao[10] == 415 and qingdao[11] == 175
-    assert "乙伙伴（415 分钟，同省）" in qingdao[14]
+    assert "乙伙伴（415 分钟，同省，最近）" in qingdao[14]
     assert data[("甲客户", "宁波数据中心")][10] == "无合格工程师"
     summary = list(book["客户汇总"].iter_rows(values_only=True))
     assert summary[0][0] == "客户" and ("乙客户", 2, 1) in {(r[0], r[3], r[4]) for r in summary[1:]}
@@ -219,3 +220,20 @@ def test_coverage_page_for_a_dispatcher_a_partner_and_a_customer(client: TestCli
     client.cookies.clear()
     sign_in(client, "operator_system_admin@world.test")
     assert client.get("/dispatch/coverage").status_code == 403
+
+
+def test_far_gaps_list_the_three_nearest_partners_and_those_of_the_same_province(client: TestClient, db: Session,
+                                                                              network: World) -> None:
+    for name, home in (("成都伙伴", "510107"), ("西宁伙伴", "630102"), ("广州伙伴", "440106"), ("昆明伙伴", "530102")):
+        org = make_org(db, "partner", name)
+        make_engineer(db, make_user(db, org, "partner_engineer", email=f"{home}@far.test"), region_code=home)
+    make_org(db, "partner", "拉萨伙伴", region_code="540000")  # in Tibet, no engineers yet
+    db.commit()
+    [a] = ok(network.call(client, "GET", f"{GAPS}?customer_org_id={network.orgs['customer_a'].id}",
+                          "operator_dispatcher"))
+    [lhasa] = [g for g in a["gaps"] if g["region_code"] == LHASA]
+    listed = [(p["name"], p["listed_as"]) for p in lhasa["partners"]]
+    assert len(listed) == 4 and listed[-1] == ("拉萨伙伴", "same_province")
+    assert {name for name, why in listed[:3] if why == "nearest"} == {"西宁伙伴", "成都伙伴", "昆明伙伴"}
+    minutes = [p["nearest_minutes"] for p in lhasa["partners"][:3]]
+    assert minutes == sorted(minutes) and lhasa["partners"][-1]["nearest_minutes"] is None

@@ -51,7 +51,8 @@ PARTNER_ROLES = (Role.partner_admin, Role.partner_engineer)
 CUSTOMER_ROLES = (Role.customer_admin, Role.customer_member)
 DEFAULT_TARGET_MINUTES = 240
 MAX_TARGET_MINUTES = 7 * 24 * 60
-PARTNERS_PER_GAP = 5
+PARTNERS_PER_GAP = 5  # partners whose nearest engineer arrives within the target, at most
+NEAREST_WHEN_NONE_IN_TARGET = 3  # when none does: this many nearest partners, plus those of the same province
 SKILL = re.compile(r"[a-z][a-z0-9_]{0,31}")
 PROVINCE = re.compile(r"[0-9]{2}(0000)?")
 
@@ -138,6 +139,7 @@ class PartnerOption:
     engineer_name: str | None
     same_province: bool
     within_target: bool
+    listed_as: str = "within_target"  # within_target | nearest | same_province (why the partner is listed)
 
 
 @dataclass
@@ -379,7 +381,10 @@ def _places_of(session: Session, customer_id: int) -> list[tuple[Place, Customer
 
 def _partner_options(session: Session, places: Sequence[Place], engineers: Sequence[CoverageEngineer],
                      target: int, travel: TravelModel, today: date) -> list[list[PartnerOption]]:
-    """For each place, partners ranked: nearest engineer's arrival (any skill) first, then same province."""
+    """For each place, the partners that could close the gap, nearest engineer's arrival (any skill) first:
+    those whose nearest engineer arrives within the target (at most PARTNERS_PER_GAP); when none does, the
+    NEAREST_WHEN_NONE_IN_TARGET nearest partners plus the partners based in the same province, each marked
+    with why it is listed (`listed_as`)."""
     partners = list(session.scalars(
         select(Organization).where(Organization.kind == OrgKind.partner, Organization.is_active.is_(True))
         .order_by(Organization.id)
@@ -391,16 +396,24 @@ def _partner_options(session: Session, places: Sequence[Place], engineers: Seque
         row = []
         for p in partners:
             r = reach[p.id][i]
-            same = (p.region_code or "")[:2] == place.region_code[:2]
-            if r.minutes is None and not same:
-                continue
             row.append(PartnerOption(
                 org_id=p.id, name=p.name, nearest_minutes=r.minutes,
-                engineer_name=r.engineer.name if r.engineer else None, same_province=same,
+                engineer_name=r.engineer.name if r.engineer else None,
+                same_province=(p.region_code or "")[:2] == place.region_code[:2],
                 within_target=r.minutes is not None and r.minutes <= target,
             ))
         row.sort(key=lambda o: (o.nearest_minutes is None, o.nearest_minutes or 0, not o.same_province, o.org_id))
-        options.append(row[:PARTNERS_PER_GAP])
+        within = [o for o in row if o.within_target]
+        if within:
+            options.append(within[:PARTNERS_PER_GAP])
+            continue
+        nearest = [o for o in row if o.nearest_minutes is not None][:NEAREST_WHEN_NONE_IN_TARGET]
+        for o in nearest:
+            o.listed_as = "nearest"
+        same = [o for o in row if o.same_province and o not in nearest]
+        for o in same:
+            o.listed_as = "same_province"
+        options.append(nearest + same)
     return options
 
 

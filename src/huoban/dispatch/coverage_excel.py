@@ -22,7 +22,8 @@ def _partners_text(gap_partners: list[PartnerOption]) -> str:
     for p in gap_partners:
         reach = "无工程师" if p.nearest_minutes is None else f"{p.nearest_minutes} 分钟"
         same = "，同省" if p.same_province else ""
-        parts.append(f"{p.name}（{reach}{same}）")
+        why = {"within_target": "，时限内可达", "nearest": "，最近"}.get(p.listed_as, "")
+        parts.append(f"{p.name}（{reach}{same}{why}）")
     return "；".join(parts)
 
 

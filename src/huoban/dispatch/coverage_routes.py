@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from huoban.deps import ApiActor, DbSession
 from huoban.dispatch import coverage
@@ -63,6 +63,7 @@ class PartnerOptionRead(_Read):
     engineer_name: str | None
     same_province: bool
     within_target: bool
+    listed_as: str = Field(description="within_target | nearest | same_province: why the partner is listed")
 
 
 class GapRead(_Read):
