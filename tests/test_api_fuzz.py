@@ -50,7 +50,7 @@ from huoban.app import create_app
 from huoban.engagements import requirements as engagement_requirements
 from huoban.engagements import service as engagement_service
 from huoban.engagements.requirements_schemas import DeliverableCreate, ItemIn
-from huoban.engagements.schemas import ConsultationCreate, EngagementCreate
+from huoban.engagements.schemas import ConsultationCreate, EngagementCreate, StageIn
 from huoban.identity.service import actor_for
 from huoban.jobs.outbox import enqueue_webhook
 from huoban.models import ApiToken, Region, WebhookEndpoint
@@ -259,6 +259,8 @@ def _seed_engagement(db: Session, world: World) -> tuple[Any, Any, Any, Any]:
         db, admin, engagement.id, [ItemIn(title="单点登录"), ItemIn(title="报表导出", priority="could")], None)
     db.commit()
     engagement_requirements.sign(db, _actor(world, "customer_a_admin"), engagement.id, version.number, None)
+    for stage in ("consulting", "proposal", "bidding", "won", "delivering"):  # deliverables come after the win
+        engagement_service.change_stage(db, admin, engagement.id, StageIn(stage=stage))
     db.commit()
     deliverable = engagement_requirements.create_deliverable(
         db, admin, engagement.id,
