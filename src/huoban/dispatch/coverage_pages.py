@@ -19,6 +19,7 @@ from huoban.dispatch.coverage_excel import XLSX_TYPE, write_gaps
 from huoban.errors import Forbidden, HuobanError, Invalid
 from huoban.identity.actor import Actor
 from huoban.models import Organization, OrgKind, Region
+from huoban.web.forms import DIGITS
 from huoban.web.i18n import translate_error
 from huoban.web.pages import PageActor
 from huoban.web.render import render, request_locale
@@ -33,7 +34,7 @@ def _int(value: str, field: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 6:
+    if not DIGITS.fullmatch(value) or len(value) > 6:
         raise Invalid("Enter a whole number.", field=field)
     return int(value)
 

@@ -33,7 +33,6 @@ from huoban.models import (
     Engineer,
     Organization,
     OrgKind,
-    Region,
     Role,
     Ticket,
     User,
@@ -42,14 +41,14 @@ from huoban.models import (
     utcnow,
 )
 from huoban.service_desk import repository as desk_repository
-from huoban.web.i18n import gettext_for, translate_error
+from huoban.web.forms import MAX_ID, by_id, form_errors, form_id, query_id, regions_by_code
+from huoban.web.i18n import gettext_for
 from huoban.web.labels import N_
 from huoban.web.pages import CsrfChecked, PageActor
 from huoban.web.render import render, request_locale
 
 router = APIRouter(include_in_schema=False)
 
-MAX_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Short = Annotated[str, Form(max_length=300)]
 Text = Annotated[str, Form(max_length=20000)]
@@ -153,60 +152,24 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
     return render(request, name, {**extra, **context}, status_code=status_code)
 
 
-def _errors(request: Request, exc: Exception) -> tuple[str, dict[str, str], int]:
-    locale = request_locale(request)
-    if isinstance(exc, HuobanError):
-        text = translate_error(locale, exc.message, exc.params)
-        return text, ({exc.field: text} if exc.field else {}), exc.status_code
-    if isinstance(exc, ValidationError):
-        fields = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
-        return translate_error(locale, "Please correct the marked fields.", {}), fields, 422
-    raise exc
 
 
-def _int(value: str, field: str) -> int | None:
-    if not value.strip():
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if not 0 < number <= MAX_ID:
-        raise Invalid("Choose one of the offered options.", field=field)
-    return number
 
 
-def _people(session: Session, ids: set[int | None]) -> dict[int, User]:
-    wanted = {i for i in ids if i is not None}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
-
-
-def _orgs(session: Session, ids: set[int | None]) -> dict[int, Organization]:
-    wanted = {i for i in ids if i is not None}
-    return {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(wanted)))} if wanted else {}
-
-
-def _regions(session: Session, codes: set[str | None]) -> dict[str, Region]:
-    wanted = {c for c in codes if c}
-    return {r.code: r for r in session.scalars(select(Region).where(Region.code.in_(wanted)))} if wanted else {}
-
-
-def _engineers(session: Session, ids: set[int | None]) -> dict[int, Engineer]:
-    wanted = {i for i in ids if i is not None}
-    return {e.id: e for e in session.scalars(select(Engineer).where(Engineer.id.in_(wanted)))} if wanted else {}
 
 
 def _names(session: Session, orders: list[WorkOrder], proposals: list[DispatchProposal] | None = None
            ) -> dict[str, Any]:
     """Everything a list of orders shows besides the rows: customers, engineers, their users and orgs, regions."""
     engineer_ids: set[int | None] = {o.engineer_id for o in orders} | {p.engineer_id for p in proposals or []}
-    engineers = _engineers(session, engineer_ids)
+    engineers = by_id(session, Engineer, engineer_ids)
     return {
         "engineers": engineers,
-        "engineer_users": _people(session, {e.user_id for e in engineers.values()}),
-        "orgs": _orgs(session, {*(o.customer_org_id for o in orders), *(e.org_id for e in engineers.values()),
-                                *(o.assigned_org_id for o in orders)}),
-        "regions": _regions(session, {o.site_region_code for o in orders}),
+        "engineer_users": by_id(session, User, {e.user_id for e in engineers.values()}),
+        "orgs": by_id(session, Organization, {*(o.customer_org_id for o in orders),
+                                              *(e.org_id for e in engineers.values()),
+                                              *(o.assigned_org_id for o in orders)}),
+        "regions": regions_by_code(session, {o.site_region_code for o in orders}),
     }
 
 
@@ -304,7 +267,7 @@ def _decide(request: Request, session: Session, actor: Actor, action: Callable[[
     except (HuobanError, ValidationError) as exc:
         if isinstance(exc, HuobanError) and exc.status_code == 404:
             raise
-        message, errors, status = _errors(request, exc)
+        message, errors, status = form_errors(request, exc)
         session.expire_all()
         return _board(request, session, actor, message=message, errors=errors, status=status)
     return _back(back, done)
@@ -355,10 +318,10 @@ def _detail(request: Request, session: Session, actor: Actor, order: WorkOrder, 
             candidates = list(service.candidates(session, actor, order.id))
     mine = _my_engineer(session, actor)
     names = _names(session, [order], proposals)
-    people = _people(session, {e.actor_id for e in events} | {order.created_by_id, order.confirmed_by_id})
+    people = by_id(session, User, {e.actor_id for e in events} | {order.created_by_id, order.confirmed_by_id})
     return _page(request, "dispatch/detail.html", {
         "order": order, "events": events, "proposals": proposals, "candidates": candidates, "people": people,
-        "actor_orgs": _orgs(session, {u.org_id for u in people.values()}),
+        "actor_orgs": by_id(session, Organization, {u.org_id for u in people.values()}),
         "site": session.get(CustomerSite, order.site_id) if order.site_id else None,
         "ticket_url": _ticket_url(session, actor, order),
         "can_plan": planner, "is_mine": mine is not None and order.engineer_id == mine.id,
@@ -389,10 +352,7 @@ def new_order_form(
     values: dict[str, Any] = {"kind": "maintenance", "priority": "P3", "estimated_minutes": "120", "skills": []}
     ticket = None
     if ticket_id:
-        number = int(ticket_id) if ticket_id.isdigit() and 0 < int(ticket_id) <= MAX_ID else None
-        if number is None:
-            raise NotFound("Ticket not found.")
-        ticket = desk_repository.get_ticket(session, actor, number)
+        ticket = desk_repository.get_ticket(session, actor, _ticket_number(ticket_id) or 0)
         values.update({"ticket_id": str(ticket.id), "title": ticket.title, "kind": "repair",
                        "priority": ticket.priority, "site_region_code": ticket.site_region_code or "",
                        "site_address": ticket.site_address or "", "customer_org_id": str(ticket.customer_org_id)})
@@ -417,7 +377,7 @@ def _new_form(request: Request, session: Session, actor: Actor, values: dict[str
     return _page(request, "dispatch/new.html", {
         "values": values, "ticket": ticket, "customers": customers, "sites": sites, "skills": SKILLS,
         "kinds": KINDS, "priorities": list(PRIORITY_ORDER), "existing": open_orders,
-        "regions": _regions(session, {s.region_code for s in sites} | {values.get("site_region_code")}),
+        "regions": regions_by_code(session, {s.region_code for s in sites} | {values.get("site_region_code")}),
         "message": message, "errors": errors or {},
     }, status_code=status)
 
@@ -438,7 +398,7 @@ def create_order(
         "description": description, "kind": kind, "priority": priority, "skills": skills,
         "required_certification": required_certification, "estimated_minutes": estimated_minutes,
     }
-    ticket_number = _id_or_none(ticket_id)
+    ticket_number = _ticket_number(ticket_id)
     ticket = desk_repository.get_ticket(session, actor, ticket_number) if ticket_number else None
     try:
         with session.begin_nested():
@@ -447,8 +407,8 @@ def create_order(
                 raise Invalid("Enter the expected time on site in minutes.", field="estimated_minutes")
             data = WorkOrderCreate(
                 ticket_id=ticket_number,
-                customer_org_id=None if ticket_number else _int(customer_org_id, "customer_org_id"),
-                site_id=_int(site_id, "site_id"), site_region_code=site_region_code.strip() or None,
+                customer_org_id=None if ticket_number else form_id(customer_org_id, "customer_org_id"),
+                site_id=form_id(site_id, "site_id"), site_region_code=site_region_code.strip() or None,
                 site_address=site_address.strip() or None, title=title.strip() or None,
                 description=description.strip() or None, kind=kind or None, priority=priority or None,
                 required_skills=skills, required_certification=required_certification.strip() or None,
@@ -458,20 +418,21 @@ def create_order(
     except (HuobanError, ValidationError) as exc:
         if isinstance(exc, HuobanError) and exc.status_code == 404:
             raise
-        message, errors, status = _errors(request, exc)
+        message, errors, status = form_errors(request, exc)
         session.expire_all()
         return _new_form(request, session, actor, values, ticket=ticket, message=message, errors=errors,
                          status=status)
     return _back(f"/dispatch/orders/{order.id}", "created")
 
 
-def _id_or_none(text: str) -> int | None:
-    text = text.strip()
-    if not text:
+def _ticket_number(text: str) -> int | None:
+    """The ticket a form or link names: None when it names none; a malformed id is an unknown ticket."""
+    if not text.strip():
         return None
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    number = query_id(text)
+    if number is None:
         raise NotFound("Ticket not found.")
-    return int(text)
+    return number
 
 
 @router.get("/dispatch/orders/{order_id}", response_class=HTMLResponse)
@@ -492,7 +453,7 @@ def _on_order(request: Request, session: Session, actor: Actor, order_id: int, a
     except (HuobanError, ValidationError) as exc:
         if isinstance(exc, HuobanError) and exc.status_code == 404:
             raise
-        message, errors, status = _errors(request, exc)
+        message, errors, status = form_errors(request, exc)
         session.expire_all()
         if back == "/my/orders":
             return _my_orders(request, session, actor, values=values, failed=order_id, message=message,
@@ -512,7 +473,7 @@ def assign(request: Request, session: DbSession, actor: PageActor, order_id: Row
     _planner(actor)
 
     def go() -> None:
-        chosen = _int(engineer_id, "engineer_id")
+        chosen = form_id(engineer_id, "engineer_id")
         if chosen is None:
             raise Invalid("Choose an engineer.", field="engineer_id")
         service.assign(session, actor, order_id, chosen, note.strip() or None)

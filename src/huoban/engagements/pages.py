@@ -27,21 +27,13 @@ from huoban.engagements import excel, portal_pages, reports, requirements, servi
 from huoban.engagements.repository import get_engagement
 from huoban.engagements.requirements_schemas import ChangeOrderCreate, DeliverableCreate, ItemIn
 from huoban.engagements.schemas import ConsultationCreate, EngagementCreate, ParticipantIn, StageIn
-from huoban.engagements.views import (
-    MAX_ID,
-    FieldErrors,
-    RowId,
-    export_response,
-    form_errors,
-    people,
-    show_page,
-    version_rows,
-)
+from huoban.engagements.views import RowId, export_response, people, show_page, version_rows
 from huoban.errors import HuobanError, Invalid, NotFound
 from huoban.identity import repository as identity_repository
 from huoban.identity.actor import Actor
 from huoban.identity.pages import INDUSTRIES
 from huoban.models import Engagement, Organization, OrgKind, Region, User
+from huoban.web.forms import DIGITS, FieldErrors, form_errors, form_id, query_id
 from huoban.web.labels import N_
 from huoban.web.middleware import BodyTooLarge
 from huoban.web.pages import CsrfChecked, PageActor, csrf_protect
@@ -107,24 +99,9 @@ def _org_users(session: Session, org_id: int) -> list[User]:
                                 .order_by(User.display_name)))
 
 
-DIGITS = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() is true for "²", which int() refuses
 MAX_FEN = 10**15  # the schemas' upper bound; Decimal cannot quantize far beyond its precision
 
 
-def _id(value: str) -> int | None:
-    """An id as typed in a form or query string, or None when it is not one."""
-    text = value.strip()
-    number = int(text) if DIGITS.fullmatch(text) else 0
-    return number if 0 < number <= MAX_ID else None
-
-
-def _int(value: str, field: str) -> int | None:
-    if not value.strip():
-        return None
-    number = _id(value)
-    if number is None:
-        raise Invalid("Choose one of the offered options.", field=field)
-    return number
 
 
 def _fen(value: str, field: str, *, signed: bool = False) -> int | None:
@@ -177,7 +154,7 @@ def _items_in(rows: list[dict[str, str]]) -> list[ItemIn]:
     errors: dict[str, str] = {}
     for index, row in enumerate(rows):
         try:
-            owner = _int(row.get("owner_id", ""), f"items.{index}.owner_id")
+            owner = form_id(row.get("owner_id", ""), f"items.{index}.owner_id")
             out.append(ItemIn(key=row.get("key") or None, title=row.get("title", ""),
                               description=(row.get("description") or "").strip() or None,
                               acceptance_criteria=(row.get("acceptance_criteria") or "").strip() or None,
@@ -212,7 +189,7 @@ def engagement_list(
         return RedirectResponse("/portal/engagements", status_code=303)
     _provider(actor)
     base = service.EngagementFilter(
-        customer_org_id=_id(customer), owner_id=_id(owner), q=q.strip() or None)
+        customer_org_id=query_id(customer), owner_id=query_id(owner), q=q.strip() or None)
     counts = {}
     for s in STAGES:
         base.stage = [s]
@@ -258,11 +235,11 @@ async def create_engagement(request: Request, session: DbSession, actor: PageAct
             if values["industry"] and values["industry"] not in INDUSTRIES:
                 raise Invalid("Choose one of the offered options.", field="industry")
             data = EngagementCreate(
-                customer_org_id=_int(values["customer_org_id"], "customer_org_id"), title=values["title"].strip(),
+                customer_org_id=form_id(values["customer_org_id"], "customer_org_id"), title=values["title"].strip(),
                 goal=values["goal"].strip(), budget_min_fen=_fen(values["budget_min"], "budget_min_fen"),
                 budget_max_fen=_fen(values["budget_max"], "budget_max_fen"), industry=values["industry"] or None,
-                region_code=values["region_code"].strip() or None, owner_id=_int(values["owner_id"], "owner_id"),
-                member_ids=[n for i, v in enumerate(values["member_ids"]) if (n := _int(v, f"member_ids.{i}"))])
+                region_code=values["region_code"].strip() or None, owner_id=form_id(values["owner_id"], "owner_id"),
+                member_ids=[n for i, v in enumerate(values["member_ids"]) if (n := form_id(v, f"member_ids.{i}"))])
             engagement = service.create_engagement(session, actor, data)
     except (HuobanError, ValidationError) as exc:
         message, errors, status = form_errors(request, exc)
@@ -390,7 +367,7 @@ async def record_consultation(request: Request, session: DbSession, actor: PageA
         except ValueError:
             raise Invalid("Enter the date as YYYY-MM-DD.", field="held_on") from None
         participants = [
-            ParticipantIn(user_id=_int(r.get("user_id", ""), f"participants.{i}.user_id"),
+            ParticipantIn(user_id=form_id(r.get("user_id", ""), f"participants.{i}.user_id"),
                           name=r.get("name") or None, side=r.get("side") or "provider",
                           effort_minutes=_hours_to_minutes(r.get("hours", ""), f"participants.{i}.effort_minutes"))
             for i, r in enumerate(rows)]
@@ -529,7 +506,7 @@ async def create_deliverable(request: Request, session: DbSession, actor: PageAc
         requirements.create_deliverable(session, actor, engagement_id, DeliverableCreate(
             title=values["title"].strip(), description=str(values["description"]).strip() or None,
             item_keys=values["item_keys"],
-            delivered_by_org_id=_int(str(values["delivered_by_org_id"]), "delivered_by_org_id") or 0))
+            delivered_by_org_id=form_id(str(values["delivered_by_org_id"]), "delivered_by_org_id") or 0))
 
     return _act(request, session, actor, engagement_id, {"deliverable": values}, go, "#deliverables")
 

@@ -20,10 +20,11 @@ from huoban.deps import DbSession
 from huoban.engagements import requirements, service
 from huoban.engagements.repository import get_engagement
 from huoban.engagements.requirements_schemas import DecisionIn, GradeIn, ReturnIn
-from huoban.engagements.views import RowId, export_response, form_errors, people, show_page, version_rows
+from huoban.engagements.views import RowId, export_response, people, show_page, version_rows
 from huoban.errors import HuobanError, Invalid, NotFound
 from huoban.identity.actor import Actor
 from huoban.models import Engagement, Organization
+from huoban.web.forms import form_errors
 from huoban.web.pages import CsrfChecked, PageActor
 
 router = APIRouter(include_in_schema=False)

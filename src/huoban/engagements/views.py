@@ -8,26 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huoban.engagements import excel, requirements
-from huoban.errors import HuobanError, Invalid
 from huoban.models import Engagement, RequirementVersion, User
-from huoban.web.i18n import translate_error
-from huoban.web.render import render, request_locale
+from huoban.web.forms import MAX_ID, by_id
+from huoban.web.render import render
 
-MAX_ID = 2**31 - 1  # ids beyond the database's integer are unknown, not a database error
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
-
-class FieldErrors(Invalid):
-    """A 422 naming several fields at once (the rows of an item editor)."""
-
-    def __init__(self, fields: dict[str, str]) -> None:
-        super().__init__("Please correct the marked fields.", field=next(iter(fields), None))
-        self.fields = fields
 
 
 def money(fen: int | None) -> str:
@@ -50,23 +39,6 @@ def show_page(request: Request, name: str, context: dict[str, Any], status_code:
     return render(request, name, {"money": money, "yuan_input": yuan_input, **context}, status_code=status_code)
 
 
-def form_errors(request: Request, exc: Exception) -> tuple[str, dict[str, str], int]:
-    """The message, per-field messages and status for a form shown again."""
-    locale = request_locale(request)
-    if isinstance(exc, FieldErrors):
-        return translate_error(locale, exc.message, exc.params), exc.fields, exc.status_code
-    if isinstance(exc, HuobanError):
-        text = translate_error(locale, exc.message, exc.params)
-        return text, ({exc.field: text} if exc.field else {}), exc.status_code
-    if isinstance(exc, ValidationError):
-        fields = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
-        return translate_error(locale, "Please correct the marked fields.", {}), fields, 422
-    raise exc
-
-
-def people(session: Session, ids: set[int | None]) -> dict[int, User]:
-    wanted = {i for i in ids if i is not None}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
 
 
 @dataclass
@@ -102,3 +74,7 @@ def export_response(session: Session, engagement: Engagement, number: int) -> Re
         "Content-Disposition": f'attachment; filename="engagement-{engagement.id}-requirements-v{version.number}.xlsx"',
         "Cache-Control": "private, no-store",
     })
+
+
+def people(session: Session, ids: set[int | None]) -> dict[int, User]:
+    return by_id(session, User, ids)

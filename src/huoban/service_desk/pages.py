@@ -29,6 +29,7 @@ from huoban.service_desk import repository, service
 from huoban.service_desk.schemas import CommentIn, RatingIn, TicketCreate, TicketUpdate, TransitionIn
 from huoban.sla import clocks as clock_rules
 from huoban.sla.store import work_calendar
+from huoban.web.forms import MAX_ID, by_id, form_errors, form_id, query_id, regions_by_code
 from huoban.web.i18n import gettext_for, translate_error
 from huoban.web.labels import N_
 from huoban.web.pages import CsrfChecked, PageActor
@@ -41,7 +42,6 @@ PRIORITIES = ("P1", "P2", "P3", "P4")
 CATEGORIES = ("incident", "fault", "service_request", "change", "consultation", "complaint")
 PER_PAGE = 50
 REGION_PREFIX = re.compile(r"^\d{2}(\d{2}){0,2}$")
-MAX_ID = 2**31 - 1  # ids beyond the database's integer are unknown, not a database error
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 # Labels built at run time in the templates (`_("status:" ~ t.status)`), spelled out for Babel.
@@ -110,34 +110,7 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
     return render(request, name, {"span": lambda seconds: _span(_, seconds), **context}, status_code=status_code)
 
 
-def _errors(request: Request, exc: Exception) -> tuple[str, dict[str, str], int]:
-    """The message, per-field messages and status for a form shown again."""
-    locale = request_locale(request)
-    if isinstance(exc, HuobanError):
-        text = translate_error(locale, exc.message, exc.params)
-        return text, ({exc.field: text} if exc.field else {}), exc.status_code
-    if isinstance(exc, ValidationError):
-        fields = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
-        return translate_error(locale, "Please correct the marked fields.", {}), fields, 422
-    raise exc
 
-
-def _id(text: str) -> int | None:
-    """A row id from a query string, or None when it cannot be one."""
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
-
-
-def _int(value: str, field: str) -> int | None:
-    """An id chosen in a form; anything but a plausible row id is refused before it reaches the database."""
-    if not value.strip():
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if not 0 < number <= MAX_ID:
-        raise Invalid("Choose one of the offered options.", field=field)
-    return number
 
 
 # --- who may use which side -----------------------------------------------------------------------
@@ -160,18 +133,7 @@ def ticket_url(actor: Actor, ticket_id: int) -> str:
     return f"/desk/tickets/{ticket_id}" if actor.is_operator else f"/tickets/{ticket_id}"
 
 
-def _people(session: Session, ids: set[int | None]) -> dict[int, User]:
-    wanted = {i for i in ids if i is not None}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
 
-
-def _orgs(session: Session, ids: set[int]) -> dict[int, Organization]:
-    return {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(ids)))} if ids else {}
-
-
-def _regions(session: Session, codes: set[str | None]) -> dict[str, Region]:
-    wanted = {c for c in codes if c}
-    return {r.code: r for r in session.scalars(select(Region).where(Region.code.in_(wanted)))} if wanted else {}
 
 
 def _agents(session: Session) -> list[User]:
@@ -196,9 +158,9 @@ def _list_context(session: Session, rows: list[Ticket]) -> dict[str, Any]:
     ids = [t.id for t in rows]
     return {
         "tickets": rows, "clocks": clocks_for(session, ids),
-        "orgs": _orgs(session, {t.customer_org_id for t in rows}),
-        "people": _people(session, {t.assignee_id for t in rows}),
-        "regions": _regions(session, {t.site_region_code for t in rows}),
+        "orgs": by_id(session, Organization, {t.customer_org_id for t in rows}),
+        "people": by_id(session, User, {t.assignee_id for t in rows}),
+        "regions": regions_by_code(session, {t.site_region_code for t in rows}),
     }
 
 
@@ -244,8 +206,8 @@ def _queue(request: Request, session: Session, actor: Actor, qs: Queue) -> dict[
         f.status = [qs.status]
     if qs.priority in PRIORITIES:
         f.priority = qs.priority
-    f.customer_org_id = _id(qs.customer)
-    f.assignee_id = actor.user_id if qs.assignee == "mine" else _id(qs.assignee)
+    f.customer_org_id = query_id(qs.customer)
+    f.assignee_id = actor.user_id if qs.assignee == "mine" else query_id(qs.assignee)
     region = None
     if qs.region:
         if REGION_PREFIX.fullmatch(qs.region):
@@ -300,11 +262,12 @@ def _new_form(request: Request, session: Session, actor: Actor, values: dict[str
     context: dict[str, Any] = {
         "values": values, "errors": errors or {}, "message": message, "desk": desk_side,
         "categories": CATEGORIES, "priorities": PRIORITIES,
-        "site_region": _regions(session, {values.get("site_region_code")}).get(values.get("site_region_code") or ""),
+        "site_region": regions_by_code(session, {values.get("site_region_code")}).get(
+            values.get("site_region_code") or ""),
     }
     if desk_side:
         context["customers"] = _customers(session, actor)
-        org_id = _id(str(values.get("customer_org_id") or ""))
+        org_id = query_id(str(values.get("customer_org_id") or ""))
         context["callers"] = _callers(session, actor, org_id) if org_id else []
     return _page(request, "tickets/new.html", context, status_code=status)
 
@@ -334,7 +297,7 @@ def desk_callers(
 ) -> Response:
     """The options of the caller select for the chosen customer (htmx)."""
     _agent(actor)
-    org_id = _id(customer_org_id)
+    org_id = query_id(customer_org_id)
     callers = _callers(session, actor, org_id) if org_id else []
     return _page(request, "tickets/_callers.html", {"callers": callers, "values": {}})
 
@@ -348,8 +311,8 @@ def _raise(
                 title=values["title"], description=values["description"], category=values["category"] or "incident",
                 priority=values["priority"] or "P3", site_region_code=values["site_region_code"] or None,
                 site_address=values["site_address"] or None, on_site_required=bool(values["on_site_required"]),
-                customer_org_id=_int(values.get("customer_org_id", ""), "customer_org_id"),
-                raised_by_id=_int(values.get("raised_by_id", ""), "raised_by_id"),
+                customer_org_id=form_id(values.get("customer_org_id", ""), "customer_org_id"),
+                raised_by_id=form_id(values.get("raised_by_id", ""), "raised_by_id"),
                 channel=values.get("channel") or None,
             )
             ticket = service.open_ticket(session, actor, data, channel="portal")
@@ -357,7 +320,7 @@ def _raise(
                 body = file.file.read(service.MAX_ATTACHMENT_BYTES + 1)
                 service.add_attachment(session, actor, ticket.id, file.filename, file.content_type or "", body)
     except (HuobanError, ValidationError) as exc:
-        message, errors, status = _errors(request, exc)
+        message, errors, status = form_errors(request, exc)
         return _new_form(request, session, actor, values, message=message, errors=errors, status=status)
     return RedirectResponse(ticket_url(actor, ticket.id), status_code=303)
 
@@ -409,18 +372,19 @@ def _detail(
 ) -> Response:
     events = repository.ticket_events(session, actor, ticket)
     attachments = repository.ticket_attachments(session, actor, ticket)
-    people = _people(session, {e.actor_id for e in events} | {ticket.raised_by_id, ticket.created_by_id,
+    people = by_id(session, User, {e.actor_id for e in events} | {ticket.raised_by_id, ticket.created_by_id,
                                                                ticket.assignee_id})
-    people.update(_people(session, {int(e.to_value) for e in events
+    people.update(by_id(session, User, {int(e.to_value) for e in events
                                     if e.kind == "assignee" and e.to_value and e.to_value.isdigit()}))
     desk_side = actor.is_operator
     clocks = clocks_for(session, [ticket.id])[ticket.id]
     context: dict[str, Any] = {
         "ticket": ticket, "events": events, "attachments": attachments,
         "by_event": {a.event_id: a for a in attachments if a.event_id is not None},
-        "people": people, "orgs": _orgs(session, {u.org_id for u in people.values()} | {ticket.customer_org_id}),
+        "people": people,
+        "orgs": by_id(session, Organization, {u.org_id for u in people.values()} | {ticket.customer_org_id}),
         "customer": session.get(Organization, ticket.customer_org_id),
-        "region": _regions(session, {ticket.site_region_code}).get(ticket.site_region_code or ""),
+        "region": regions_by_code(session, {ticket.site_region_code}).get(ticket.site_region_code or ""),
         "policy": session.get(SlaPolicy, ticket.sla_policy_id), "clocks": clocks, "desk": desk_side,
         "values": values or {}, "errors": errors or {}, "message": message, "notice": notice,
     }
@@ -459,7 +423,7 @@ def _act(request: Request, session: Session, actor: Actor, ticket_id: int, value
         with session.begin_nested():
             action()
     except (HuobanError, ValidationError) as exc:
-        message, errors, status = _errors(request, exc)
+        message, errors, status = form_errors(request, exc)
         session.expire_all()
         ticket = repository.get_ticket(session, actor, ticket_id)
         return _detail(request, session, actor, ticket, values=values, message=message, errors=errors,
@@ -495,7 +459,7 @@ def rate(
     score: Short = "", comment: Text = "",
 ) -> Response:
     def go() -> None:
-        number = _int(score, "score")
+        number = form_id(score, "score")
         if number is None:
             raise Invalid("Choose from one to five stars.", field="score")
         service.rate(session, actor, ticket_id, RatingIn(score=number, comment=comment or None))
@@ -542,7 +506,7 @@ def change(
         changes: dict[str, Any] = {}
         if priority and priority != ticket.priority:
             changes["priority"] = priority
-        assignee = _int(assignee_id, "assignee_id")
+        assignee = form_id(assignee_id, "assignee_id")
         if assignee != ticket.assignee_id:
             changes["assignee_id"] = assignee
         if changes:
