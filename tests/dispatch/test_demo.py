@@ -3,9 +3,18 @@ time, engineers of at least three partners, work orders in every state and cover
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import sys
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+import huoban as huoban_package
+from huoban.demo import load_demo
 from huoban.dispatch.coverage import coverage_gaps
 from huoban.identity.repository import find_user_by_email
 from huoban.identity.service import actor_for
@@ -72,4 +81,53 @@ def test_the_dispatch_demo_loads_twice_and_has_partners_orders_and_gaps(fresh_da
     assert again.returncode == 0, again.stderr
     with Session(engine) as session:
         assert counts(session) == loaded
+    engine.dispose()
+
+
+def freeze_every_clock(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
+    """Make every module of Huoban believe it is `at` (moving on with real time from there), as the demo
+    would find it when loaded at that hour: each module's `utcnow` becomes the moving clock."""
+    for info in pkgutil.walk_packages(huoban_package.__path__, "huoban."):
+        if ".migrations" not in info.name and not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    started = datetime.now(UTC)
+
+    def moving() -> datetime:
+        return at + (datetime.now(UTC) - started)
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("huoban") and callable(getattr(module, "utcnow", None)):
+            monkeypatch.setattr(module, "utcnow", moving)  # base.utcnow, or a service's own for its tests
+    import huoban.dispatch.coverage as coverage
+    monkeypatch.setattr(coverage, "_today", lambda: moving().astimezone(CHINA).date())
+
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize("at", [
+    "2026-11-23T18:30:00+08:00",  # a Monday evening: the office-hours engineers have gone home
+    "2026-11-24T08:15:00+08:00",  # before office hours
+    "2026-11-28T03:00:00+08:00",  # a Saturday night
+    "2026-10-10T17:30:00+08:00",  # a working Saturday (调休) late in the afternoon
+])
+def test_the_demo_loads_at_any_hour_and_books_office_hours_engineers_in_working_time(
+    fresh_database_url, monkeypatch, at
+):
+    freeze_every_clock(monkeypatch, datetime.fromisoformat(at))
+    engine = create_engine(fresh_database_url)
+    with Session(engine) as session:
+        load_demo(session, "Huoban-demo-2026")
+        session.commit()
+        orders = list(session.scalars(select(WorkOrder)))
+        assert {"proposed", "assigned", "accepted", "done"} <= {o.status for o in orders}
+        office = [o for o in orders if o.status in ("assigned", "accepted")]
+        assert len(office) == 2
+        for order in office:
+            assert order.planned_arrival_at is not None
+            local = order.planned_arrival_at.replace(tzinfo=order.planned_arrival_at.tzinfo or UTC).astimezone(CHINA)
+            assert 9 <= local.hour < 18, local
+            assert order.arrival_due_at is not None
+            due = order.arrival_due_at.replace(tzinfo=order.arrival_due_at.tzinfo or UTC)
+            assert due > datetime.fromisoformat(at), (order.title, order.created_at, due)  # not late on opening
     engine.dispose()

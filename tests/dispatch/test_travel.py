@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from huoban.config import Settings
@@ -56,12 +56,14 @@ def test_minutes_drive_each_band_at_its_speed_plus_setup() -> None:
     assert TravelModel(winding_factor=2.0).minutes(20) == 15 + 80  # the winding factor lengthens the road
 
 
+@settings(deadline=None)
 @given(kms, kms)
 def test_a_longer_trip_never_takes_less_time(a: float, b: float) -> None:
     near, far = sorted((a, b))
     assert DEFAULT.minutes(near) <= DEFAULT.minutes(far)
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(lons, lats), min_size=1, max_size=6), st.lists(st.tuples(lons, lats), min_size=1, max_size=6))
 def test_vectorised_distances_and_minutes_equal_the_scalar_ones(
     left: list[tuple[float, float]], right: list[tuple[float, float]]

@@ -78,6 +78,8 @@ def test_a_p1_visit_in_a_shandong_county_from_ticket_to_confirmation(browser, de
     order_id = order_of_ticket(fresh_database_url, ticket_id).id
 
     board.click("nav#mainnav a[href='/dispatch']")
+    board.wait_for_url(re.compile(r".*/dispatch$"))
+    board.wait_for_load_state()
     card = board.locator(f"#order-{order_id}")
     assert card.count() == 1
     assert card.locator(".countdown").count() == 1

@@ -30,6 +30,8 @@ def test_consultation_requirements_sign_off_change_order_and_grading(browser, de
     provider = browser.new_context(**DESKTOP).new_page()
     login(provider, base, ACCOUNT_MANAGER)
     provider.click("nav#mainnav a[href='/engagements']")
+    provider.wait_for_url(f"{base}/engagements")
+    provider.wait_for_load_state()
     assert provider.locator("#stage-counts a[data-stage=proposal] .count").inner_text() != "0"
     shot(provider, "eng-list")
     provider.fill("#engagement-filters input[name=q]", "数据治理")
@@ -78,6 +80,8 @@ def test_consultation_requirements_sign_off_change_order_and_grading(browser, de
     customer = browser.new_context(**DESKTOP).new_page()
     login(customer, base, CUSTOMER_ADMIN)
     customer.click("nav#mainnav a[href='/portal/engagements']")
+    customer.wait_for_url(f"{base}/portal/engagements")
+    customer.wait_for_load_state()
     row = customer.locator(f"#engagements tr[data-engagement='{engagement_id}']")
     assert row.locator(".signoffs").get_attribute("data-count") == "1"
     row.locator("a.engagement-title").click()

@@ -36,6 +36,8 @@ def test_customer_raises_a_p1_the_agent_resolves_it_and_the_customer_rates_it(br
     page = customer.new_page()
     login(page, demo_server, "han.bing@zjdata.gov.cn")
     page.click("nav#mainnav a[href='/tickets']")
+    page.wait_for_url(f"{demo_server}/tickets")
+    page.wait_for_load_state()
     assert page.locator("#tickets tbody tr[data-ticket]").count() == 3  # the demo's tickets of this customer
     shot(page, "sd-portal")
     page.click("#raise")
@@ -63,11 +65,15 @@ def test_customer_raises_a_p1_the_agent_resolves_it_and_the_customer_rates_it(br
     desk = agent.new_page()
     login(desk, demo_server, "liu.yang@huayun-cloud.cn")
     desk.click("nav#mainnav a[href='/desk']")
+    desk.wait_for_url(f"{demo_server}/desk")
+    desk.wait_for_load_state()
     assert desk.locator("#queue[hx-trigger='every 60s']").count() == 1
     assert desk.locator("#queue-table .clock.tone-late").count() > 0  # the demo has breached tickets
     shot(desk, "sd-desk-queue")
     desk.select_option("select[name=customer]", label="浙江省大数据发展管理局")
     desk.click(".desk-filters button[type=submit]")
+    desk.wait_for_url(re.compile(r".*/desk\?.*customer=\d+"))
+    desk.wait_for_load_state()
     top = desk.locator("#queue-table tbody tr").first
     assert top.get_attribute("data-ticket") == str(ticket_id)
     top.locator("a.ticket-title").click()
@@ -199,6 +205,8 @@ def test_a_ticket_that_breaches_escalates_to_the_account_manager(browser, demo_s
     desk.goto(f"{demo_server}/desk")
     desk.select_option("select[name=customer]", label="国网山东省电力公司")
     desk.click(".desk-filters button[type=submit]")
+    desk.wait_for_url(re.compile(r".*/desk\?.*customer=\d+"))
+    desk.wait_for_load_state()
     top = desk.locator("#queue-table tbody tr").first
     assert top.get_attribute("data-ticket") == str(ticket_id)
     assert "row-late" in (top.get_attribute("class") or "")

@@ -41,6 +41,8 @@ from huoban.models import (
     WorkOrder,
     utcnow,
 )
+from huoban.service_desk.demo import working_day_at
+from huoban.sla.store import work_calendar
 
 OPERATOR = "华云伙伴科技有限公司"
 QILU = "山东齐鲁云维信息技术服务有限公司"
@@ -295,15 +297,21 @@ def _work_orders(session: Session, orgs: dict[str, Organization], engineers: dic
     planned(NBJT, "象山县公交调度站", "象山公交调度站视频会商终端安装",
             "为县公交调度站安装视频会商终端并接入市局会商系统。", "P3", ["network"], timedelta(days=1),
             now - timedelta(hours=2), kind="installation")
-    # assigned, not yet accepted; accepted, not yet on the way
+    # assigned, not yet accepted; accepted, not yet on the way. 孙鹏 and 吴迪 keep office hours, so the
+    # dispatcher booked them at 09:30 of the last working day whose morning is past: any visit booked late in
+    # the afternoon would run past 18:00 and be refused.
+    office = work_calendar(session, engineers["sun.peng@zjshulian.com.cn"].calendar_id)
+    booked = working_day_at(office, now - timedelta(hours=1), 0, 9) + timedelta(minutes=30)
     order = planned(ZJDATA, "湖州市大数据局节点", "湖州节点核心交换机板卡更换",
                     "核心交换机 3 号业务板卡故障灯常亮，已备件到位。",
-                    "P3", ["network"], timedelta(days=1), now - timedelta(hours=5), kind="repair")
-    visit(order, "sun.peng@zjshulian.com.cn", now - timedelta(hours=4), [])
+                    "P3", ["network"], now + timedelta(hours=19) - (booked - timedelta(hours=1)),
+                    booked - timedelta(hours=1), kind="repair")
+    visit(order, "sun.peng@zjshulian.com.cn", booked, [])
     order = planned(NBJT, "北仑港区卡口", "北仑港区卡口抓拍相机网络中断",
                     "3 号卡口 4 台抓拍相机离线，疑似光纤收发器故障。",
-                    "P2", ["network"], timedelta(hours=20), now - timedelta(hours=3), kind="repair")
-    visit(order, "wu.di@zjshulian.com.cn", now - timedelta(hours=2, minutes=30), [("engineer_accept", 10)])
+                    "P2", ["network"], now + timedelta(hours=17) - (booked - timedelta(minutes=30)),
+                    booked - timedelta(minutes=30), kind="repair")
+    visit(order, "wu.di@zjshulian.com.cn", booked + timedelta(minutes=5), [("engineer_accept", 10)])
     # done yesterday, waiting for the customer's confirmation
     order = planned(SGCC, "青岛西海岸供电中心", "西海岸供电中心服务器硬盘更换",
                     "营销前置服务器 RAID1 中 1 块硬盘预测性故障。",

@@ -230,7 +230,7 @@ STORIES: list[Story] = [
 ]
 
 
-def _working_day_at(cal: WorkCalendar, anchor: datetime, workdays_ago: int, hour: int) -> datetime:
+def working_day_at(cal: WorkCalendar, anchor: datetime, workdays_ago: int, hour: int) -> datetime:
     """`hour`:00 local time on the working day `workdays_ago` working days before the anchor's date."""
     zone = ZoneInfo(cal.timezone)
     day = anchor.astimezone(zone).date()
@@ -269,7 +269,7 @@ def _tell(session: Session, story: Story, anchor: datetime, users: dict[str, Use
     if story.minutes_ago is not None:
         raised = anchor - timedelta(minutes=story.minutes_ago)
     else:
-        raised = _working_day_at(cal, anchor, story.workdays_ago, story.hour)
+        raised = working_day_at(cal, anchor, story.workdays_ago, story.hour)
 
     def actor(email: str) -> Any:
         user = users[email]
