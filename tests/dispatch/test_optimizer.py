@@ -8,7 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from huoban.dispatch.optimizer import REASONS, candidates, greedy_plan, parse_reason, plan, reason, unqualified_reason
+from huoban.dispatch.optimizer import (
+    REASONS,
+    candidates,
+    departure,
+    greedy_plan,
+    parse_reason,
+    plan,
+    reason,
+    unqualified_reason,
+)
 from huoban.dispatch.planning import EngineerInput, OrderInput, PlanResult, ProposalResult
 from huoban.dispatch.travel import TravelModel, great_circle_km
 
@@ -118,6 +127,43 @@ def test_an_absence_overlapping_the_trip_or_the_time_on_site_excludes_the_engine
     ended = engineer(3, absences=((NOW - timedelta(days=2), NOW),))
     for free in (right_after, ended):
         assert only(plan([job], [free], NOW, TRAVEL)).chosen is not None
+
+
+def test_a_trip_that_runs_into_off_duty_time_sets_off_when_it_ends_if_that_is_still_on_time() -> None:
+    trip = minutes_between(LIXIA, ZHANGQIU)
+    night = (NOW + timedelta(hours=1), NOW + timedelta(hours=16))  # the visit would run into it
+    back = night[1] + timedelta(minutes=trip)
+    office = engineer(1, off_duty=(night,))
+    for due in (back, None):
+        job = order(1, ZHANGQIU, estimated_minutes=120,
+                    due_minutes=None if due is None else int((due - NOW).total_seconds() // 60))
+        result = only(plan([job], [office], NOW, TRAVEL))
+        assert result.chosen is not None and result.chosen.arrival_at == back and result.reasons == []
+        assert departure(job, office, NOW, trip) == night[1]
+    # a minute too late the next morning: the engineer does not qualify, as when the trip overlapped leave
+    tight = order(1, ZHANGQIU, estimated_minutes=120, due_minutes=int((back - NOW).total_seconds() // 60) - 1)
+    result = only(plan([tight], [office], NOW, TRAVEL))
+    assert result.chosen is None and result.reasons == ["on_leave_or_busy"]
+    assert departure(tight, office, NOW, trip) == NOW
+
+    # a short visit that fits before the gap starts is not moved
+    quick = order(1, LIXIA, estimated_minutes=30)
+    chosen = only(plan([quick], [office], NOW, TRAVEL)).chosen
+    assert chosen is not None and chosen.arrival_at == NOW + timedelta(minutes=minutes_between(LIXIA, LIXIA))
+
+    # gaps in a row (the evening, then a holiday after a half day's work too short for the visit)
+    holiday = (night[1] + timedelta(minutes=30), night[1] + timedelta(hours=40))
+    chosen = only(plan([order(1, ZHANGQIU, estimated_minutes=120, due_minutes=None)],
+                       [engineer(2, off_duty=(night, holiday))], NOW, TRAVEL)).chosen
+    assert chosen is not None and chosen.arrival_at == holiday[1] + timedelta(minutes=trip)
+    # nobody sets off more than a week ahead
+    away = engineer(3, off_duty=((NOW + timedelta(hours=1), NOW + timedelta(days=8)),))
+    result = only(plan([order(1, ZHANGQIU, estimated_minutes=120, due_minutes=None)], [away], NOW, TRAVEL))
+    assert result.chosen is None and result.reasons == ["on_leave_or_busy"]
+    # leave is not off-duty time: a trip that overlaps it is not moved
+    on_leave = engineer(4, absences=(night,))
+    assert only(plan([order(1, ZHANGQIU, estimated_minutes=120, due_minutes=None)], [on_leave], NOW,
+                     TRAVEL)).chosen is None
 
 
 def test_regions_served_are_prefixes_and_empty_means_anywhere() -> None:
@@ -277,7 +323,20 @@ def feasible_arrival(o: OrderInput, e: EngineerInput) -> datetime | None:
     ):
         return None
     minutes = TRAVEL.minutes(great_circle_km(e.longitude, e.latitude, o.longitude, o.latitude))
+    window = timedelta(minutes=minutes + o.estimated_minutes)
     depart = max(NOW, o.earliest_start - timedelta(minutes=minutes), e.available_from)
+
+    def off_duty_ends(at: datetime) -> list[datetime]:
+        return [end for start, end in e.off_duty if at < end and start < at + window]
+
+    moved = depart
+    for _ in range(4):  # past up to four off-duty gaps, if that still arrives by the due time
+        if not off_duty_ends(moved):
+            break
+        moved = max(off_duty_ends(moved))
+    if not off_duty_ends(moved) and moved - NOW <= timedelta(days=7) and (
+            o.due_at is None or moved + timedelta(minutes=minutes) <= o.due_at):
+        depart = moved
     arrive = depart + timedelta(minutes=minutes)
     if o.required_certification:
         if o.required_certification not in e.certifications:
@@ -286,7 +345,7 @@ def feasible_arrival(o: OrderInput, e: EngineerInput) -> datetime | None:
         if expires is not None and (arrive + timedelta(hours=8)).date() > expires:
             return None
     leave = arrive + timedelta(minutes=o.estimated_minutes)
-    if any(depart < end and start < leave for start, end in e.absences):
+    if any(depart < end and start < leave for start, end in e.absences + e.off_duty):
         return None
     return arrive
 
@@ -331,9 +390,13 @@ def engineers_st(draw: st.DrawFn, eid: int) -> EngineerInput:
     if draw(st.booleans()):
         start = NOW + timedelta(minutes=draw(st.integers(-600, 1200)))
         absences = ((start, start + timedelta(minutes=draw(st.integers(30, 900)))),)
+    off_duty: tuple[tuple[datetime, datetime], ...] = ()
+    if draw(st.booleans()):  # evenings of an office calendar, as minutes from now
+        evenings = draw(st.lists(st.tuples(st.integers(-300, 2000), st.integers(60, 900)), min_size=1, max_size=2))
+        off_duty = tuple(sorted((NOW + timedelta(minutes=a), NOW + timedelta(minutes=a + b)) for a, b in evenings))
     return engineer(
         eid, place, tuple(draw(st.sets(st.sampled_from(SKILLS), min_size=1))),
-        certifications=certs, absences=absences,
+        certifications=certs, absences=absences, off_duty=off_duty,
         available_from=NOW + timedelta(minutes=draw(st.sampled_from([-60, 0, 90, 600]))),
         regions_served=draw(st.sampled_from([(), ("370000",), ("370100",), ("370202",), ("320000",)])),
         capacity_left=draw(st.sampled_from([0, 1, 1, 3])),

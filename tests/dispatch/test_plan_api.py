@@ -4,7 +4,7 @@ rejection; later rounds supersede pending proposals; a dry run stores nothing.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -244,6 +244,29 @@ def test_the_working_calendar_counts_for_the_visit_not_only_for_now(client, worl
     plan = run_plan(client, world)
     assert proposal_for(plan, saturday["id"])["engineer_id"] == on_call["id"]
     assert proposal_for(plan, saturday["id"])["arrival_at"].startswith("2026-03-14T02:00:00")
+
+
+def test_an_office_hours_engineer_asked_late_in_the_day_goes_the_next_working_morning(client, world, db, monkeypatch):
+    FrozenTime(monkeypatch, cst(2026, 3, 13, 17, 0))  # Friday 17:00: the visit would run past 18:00
+    office = create_engineer(client, world, "partner_a_engineer", calendar_id=calendar_id(db, "cn-standard"))
+    monday = visit(client, world, title="周一中午前到场", arrival_due_at="2026-03-16T12:00:00+08:00")
+    tonight = visit(client, world, title="今晚必须到场", arrival_due_at="2026-03-13T20:00:00+08:00")
+    plan = run_plan(client, world)
+    p = proposal_for(plan, monday["id"])
+    assert p["engineer_id"] == office["id"] and p["on_time"] is True
+    monday_morning = cst(2026, 3, 16, 9, 0)  # the weekend is off duty too
+    assert datetime.fromisoformat(p["arrival_at"]) == monday_morning + timedelta(minutes=p["travel_minutes"])
+    # going on Monday would be late for tonight's visit: the engineer does not qualify for it at all
+    assert proposal_for(plan, tonight["id"])["engineer_id"] is None
+    assert proposal_for(plan, tonight["id"])["explanation"]["reasons"] == ["on_leave_or_busy"]
+    refused = world.call(client, "POST", f"{WORK_ORDERS}/{tonight['id']}/assign", "operator_dispatcher",
+                         json={"engineer_id": office["id"]})
+    assert refused.status_code == 409 and "off duty" in refused.json()["detail"]
+
+    # the dispatcher's own assignment books the same Monday-morning window
+    assigned = act(client, world, monday["id"], "assign", "operator_dispatcher", engineer_id=office["id"])
+    assert assigned["status"] == "assigned"
+    assert datetime.fromisoformat(assigned["planned_arrival_at"]) == datetime.fromisoformat(p["arrival_at"])
 
 
 def test_accepting_rechecks_and_a_taken_engineer_is_a_409_that_changes_nothing(client, world, db, monkeypatch):

@@ -10,9 +10,10 @@ HORIZON that is already at the maximum becomes a full-day busy interval (China m
 the absences, so nobody is proposed for a visit on a full day.
 
 The working calendar counts for the whole visit, not only for "now": the engineer's off-duty time within
-HORIZON_DAYS (the gaps between the calendar's working intervals, `off_duty`) is among the absences too, so
-an office-hours engineer is not proposed for Saturday 10:00 or 03:00. Gaps shorter than LUNCH_GAP are not
-counted, so a trip may span lunch; a 24x7 engineer has none.
+HORIZON_DAYS (the gaps between the calendar's working intervals, `off_duty`) goes to the optimizer as
+`EngineerInput.off_duty`, so an office-hours engineer is not proposed for Saturday 10:00 or 03:00; a trip that
+would run into the evening sets off the next working morning instead when that still arrives by the due time.
+Gaps shorter than LUNCH_GAP are not counted, so a trip may span lunch; a 24x7 engineer has none.
 
 An engineer may hold several active orders. Each is busy time, passed to the optimizer with the absences
 (`EngineerInput.absences`), so a new order is proposed only for a window that overlaps none of them: an
@@ -190,13 +191,13 @@ def engineer_inputs(
         if e.calendar_id not in gaps:
             gaps[e.calendar_id] = off_duty(cal, now)
         counts = per_day.get(e.id, {})
-        blocked = sorted(leave + [(b, f) for b, f, _ in busy[e.id]] + full_days(counts, e.max_orders_per_day, now)
-                         + gaps[e.calendar_id])
+        blocked = sorted(leave + [(b, f) for b, f, _ in busy[e.id]] + full_days(counts, e.max_orders_per_day, now))
         out.append(EngineerInput(
             id=e.id, name=names[e.user_id], org_id=e.org_id, org_name=orgs[e.org_id],
             longitude=e.home_longitude, latitude=e.home_latitude, skills=frozenset(e.skills or []),
             certifications={c.name: c.expires_on for c in certs[e.id]}, available_from=start,
-            absences=tuple(blocked), regions_served=() if ignore_regions else tuple(e.regions_served or []),
+            absences=tuple(blocked), off_duty=tuple(gaps[e.calendar_id]),
+            regions_served=() if ignore_regions else tuple(e.regions_served or []),
             capacity_left=max(0, e.max_orders_per_day - counts.get(today, 0)),
         ))
     return out

@@ -20,6 +20,10 @@ it has not expired on the arrival date (China time); serve the order's region (`
 prefixes: "370000" covers 37xxxx, "370100" covers 3701xx, a county code itself; empty means anywhere); have
 capacity left today; and no absence overlaps the trip window [departure, arrival + estimated time on site).
 Departure is max(now, earliest start - travel, available from): nobody arrives before the earliest start.
+When that trip window runs into the engineer's off-duty time (evening, weekend), the trip sets off when the
+off-duty time ends instead, so an office-hours engineer asked at 17:00 for a four-hour job is proposed for the
+next working morning, provided that still arrives by the due time (or the order has none) and sets off within a
+week; otherwise the engineer does not qualify, as before (`departure`, the same rule for one pair).
 
 Unassigned orders carry machine-readable reasons "code" or "code:param,param" (see `REASONS`,
 `parse_reason`); an assigned late order carries "late:<minutes>".
@@ -58,6 +62,9 @@ _CN_OFFSET_US = 8 * 3_600_000_000  # China has kept UTC+8 without daylight savin
 _EPOCH_ORDINAL = _EPOCH.date().toordinal()
 _NEVER_EXPIRES = np.iinfo(np.int64).max
 _NOT_HELD = -1
+_NO_END = np.iinfo(np.int64).min
+_SHIFTS = 4  # how many off-duty gaps in a row a trip may be moved past (a night, a weekend, a holiday)
+_LATEST_DEPARTURE = timedelta(days=7)
 
 
 def reason(code: str, *params: object) -> str:
@@ -155,7 +162,7 @@ def regions_matrix(codes: Sequence[str], served: Sequence[Sequence[str]]) -> NDA
 
 def _evaluate(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput], now: datetime,
               travel: TravelModel) -> _Pairs:
-    n, m = len(orders), len(engineers)
+    n = len(orders)
     cert_idx, cert_table = _certification_table(orders, engineers)
     stage = [skills_matrix([o.required_skills for o in orders], [e.skills for e in engineers])]
     stage.append(stage[-1] & (cert_table != _NOT_HELD)[cert_idx])
@@ -181,6 +188,10 @@ def _evaluate(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput], 
     avail_us = np.array([_us(e.available_from) for e in engineers], dtype=np.int64)
     stay_us = np.array([o.estimated_minutes for o in orders], dtype=np.int64) * _US_PER_MIN
     depart = np.maximum(np.maximum(start_us[oi] - travel_us, avail_us[ej]), now_us)
+    has_due = np.array([o.due_at is not None for o in orders], dtype=bool)
+    due_us = np.array([_us(o.due_at) if o.due_at is not None else 0 for o in orders], dtype=np.int64)
+    depart = _past_off_duty(depart, travel_us + stay_us[oi], travel_us, ej, engineers,
+                            np.where(has_due[oi], due_us[oi], np.iinfo(np.int64).max), now_us)
     arrive = depart + travel_us
     leave = arrive + stay_us[oi]
 
@@ -191,19 +202,14 @@ def _evaluate(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput], 
     busy = np.zeros(len(oi), dtype=bool)
     depth = max((len(e.absences) for e in engineers), default=0)
     if depth:
-        a_start = np.full((m, depth), 0, dtype=np.int64)
-        a_end = np.full((m, depth), np.iinfo(np.int64).min, dtype=np.int64)  # empty slots never overlap
-        for j, e in enumerate(engineers):
-            for r, (begins, ends) in enumerate(e.absences):
-                a_start[j, r], a_end[j, r] = _us(begins), _us(ends)
+        a_start, a_end = _interval_table([e.absences for e in engineers])
         for r in range(depth):
             busy |= (depart < a_end[ej, r]) & (a_start[ej, r] < leave)
+    busy |= _overlap_end(depart, leave, ej, *_interval_table([e.off_duty for e in engineers])) != _NO_END
     keep = valid & ~busy
     counts[5] = np.bincount(oi[keep], minlength=n)
 
     oi, ej, dist, minutes, arrive = oi[keep], ej[keep], dist[keep], minutes[keep], arrive[keep]
-    has_due = np.array([o.due_at is not None for o in orders], dtype=bool)
-    due_us = np.array([_us(o.due_at) if o.due_at is not None else 0 for o in orders], dtype=np.int64)
     late = has_due[oi] & (arrive > due_us[oi])
     over = arrive - due_us[oi]
     late_min = np.where(late, -(-over // _US_PER_MIN), 0).astype(np.int64)
@@ -213,6 +219,69 @@ def _evaluate(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput], 
     oi = oi[rank]
     starts = np.searchsorted(oi, np.arange(n + 1)).astype(np.int64)
     return _Pairs(oi, ej[rank], dist[rank], minutes[rank], arrive[rank], late[rank], late_min[rank], starts, counts)
+
+
+def _interval_table(per_engineer: Sequence[Sequence[tuple[datetime, datetime]]]
+                    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(starts, ends) as (engineers, most intervals) arrays of microseconds; empty slots never overlap."""
+    depth = max((len(x) for x in per_engineer), default=0)
+    starts = np.zeros((len(per_engineer), depth), dtype=np.int64)
+    ends = np.full((len(per_engineer), depth), _NO_END, dtype=np.int64)
+    for j, intervals in enumerate(per_engineer):
+        for r, (begins, finishes) in enumerate(intervals):
+            starts[j, r], ends[j, r] = _us(begins), _us(finishes)
+    return starts, ends
+
+
+def _overlap_end(depart: NDArray[np.int64], leave: NDArray[np.int64], ej: NDArray[np.int64],
+                 starts: NDArray[np.int64], ends: NDArray[np.int64]) -> NDArray[np.int64]:
+    """For each pair, the latest end of the engineer's intervals overlapping [depart, leave); _NO_END if none."""
+    until = np.full(len(depart), _NO_END, dtype=np.int64)
+    for r in range(starts.shape[1]):
+        hit = (depart < ends[ej, r]) & (starts[ej, r] < leave)
+        until = np.where(hit, np.maximum(until, ends[ej, r]), until)
+    return until
+
+
+def _past_off_duty(depart: NDArray[np.int64], window: NDArray[np.int64], travel: NDArray[np.int64],
+                   ej: NDArray[np.int64], engineers: Sequence[EngineerInput], due: NDArray[np.int64],
+                   now_us: int) -> NDArray[np.int64]:
+    """The departures moved past off-duty time where that still arrives by the due time (module docstring);
+    the others unchanged. `window` is travel + time on site, `due` the order's due time (int64 max if none)."""
+    if not any(e.off_duty for e in engineers):
+        return depart
+    starts, ends = _interval_table([e.off_duty for e in engineers])
+    moved = depart.copy()
+    for _ in range(_SHIFTS):
+        until = _overlap_end(moved, moved + window, ej, starts, ends)
+        if not (until != _NO_END).any():
+            break
+        moved = np.where(until != _NO_END, until, moved)
+    latest = now_us + int(_LATEST_DEPARTURE / timedelta(microseconds=1))
+    ok = ((_overlap_end(moved, moved + window, ej, starts, ends) == _NO_END) & (moved <= latest)
+          & (moved + travel <= due))
+    return np.where(ok, moved, depart)
+
+
+def departure(order: OrderInput, engineer: EngineerInput, now: datetime, travel_minutes: int) -> datetime:
+    """When the engineer sets off for the order: the rule of the module docstring for one pair, as `_evaluate`
+    applies it to all pairs at once (the dispatcher's manual assignment reports its window with it)."""
+    trip, stay = timedelta(minutes=travel_minutes), timedelta(minutes=order.estimated_minutes)
+    first = max(now, order.earliest_start - trip, engineer.available_from)
+
+    def overlap_end(at: datetime) -> datetime | None:
+        return max((end for start, end in engineer.off_duty if at < end and start < at + trip + stay), default=None)
+
+    moved = first
+    for _ in range(_SHIFTS):
+        until = overlap_end(moved)
+        if until is None:
+            break
+        moved = until
+    if overlap_end(moved) is None and moved <= now + _LATEST_DEPARTURE and (
+            order.due_at is None or moved + trip <= order.due_at):
+        return moved
+    return first
 
 
 def _candidate(pairs: _Pairs, k: int, order: OrderInput, engineers: Sequence[EngineerInput]) -> Candidate:

@@ -21,6 +21,9 @@ class EngineerInput:
     # working instant of the engineer's calendar (the service computes it)
     available_from: datetime
     absences: tuple[tuple[datetime, datetime], ...] = ()  # [start, end) intervals ahead
+    # [start, end) gaps between the calendar's working intervals: a trip that runs into one may set off when it
+    # ends instead, if it still arrives by the due time (see `optimizer.departure`)
+    off_duty: tuple[tuple[datetime, datetime], ...] = ()
     regions_served: tuple[str, ...] = ()  # division codes (province/city/county); empty = anywhere
     capacity_left: int = 1  # orders the engineer may still take today; 0 makes them unavailable
 

@@ -404,7 +404,7 @@ def _window(order: OrderInput, found: EngineerInput, now: datetime, travel: Trav
             ) -> tuple[datetime, datetime]:
     """[departure, end on site) of the visit as the optimizer places it."""
     minutes = travel.minutes(great_circle_km(found.longitude, found.latitude, order.longitude, order.latitude))
-    depart = max(now, order.earliest_start - timedelta(minutes=minutes), found.available_from)
+    depart = optimizer.departure(order, found, now, minutes)
     return depart, depart + timedelta(minutes=minutes + order.estimated_minutes)
 
 
