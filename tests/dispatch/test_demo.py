@@ -108,6 +108,7 @@ CHINA = ZoneInfo("Asia/Shanghai")
 @pytest.mark.parametrize("at", [
     "2026-11-23T18:30:00+08:00",  # a Monday evening: the office-hours engineers have gone home
     "2026-11-24T08:15:00+08:00",  # before office hours
+    "2026-11-27T18:30:00+08:00",  # a Friday evening: the next working day is Monday
     "2026-11-28T03:00:00+08:00",  # a Saturday night
     "2026-10-10T17:30:00+08:00",  # a working Saturday (调休) late in the afternoon
 ])
@@ -127,6 +128,7 @@ def test_the_demo_loads_at_any_hour_and_books_office_hours_engineers_in_working_
             assert order.planned_arrival_at is not None
             local = order.planned_arrival_at.replace(tzinfo=order.planned_arrival_at.tzinfo or UTC).astimezone(CHINA)
             assert 9 <= local.hour < 18, local
+            assert local > datetime.fromisoformat(at)  # a visit still to come, as its state tells
             assert order.arrival_due_at is not None
             due = order.arrival_due_at.replace(tzinfo=order.arrival_due_at.tzinfo or UTC)
             assert due > datetime.fromisoformat(at), (order.title, order.created_at, due)  # not late on opening

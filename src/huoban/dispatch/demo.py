@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -41,7 +42,7 @@ from huoban.models import (
     WorkOrder,
     utcnow,
 )
-from huoban.service_desk.demo import working_day_at
+from huoban.sla.calendar import WorkCalendar, working_seconds
 from huoban.sla.store import work_calendar
 
 OPERATOR = "华云伙伴科技有限公司"
@@ -252,14 +253,15 @@ def _work_orders(session: Session, orgs: dict[str, Organization], engineers: dic
     added = 0
 
     def planned(customer: str, site: str, title: str, description: str, priority: str, skills: list[str],
-                due_in: timedelta | None, at: datetime, kind: str = "maintenance") -> WorkOrder:
+                due_in: timedelta | None, at: datetime, kind: str = "maintenance",
+                start: datetime | None = None) -> WorkOrder:
         nonlocal added
         s = sites[(customer, site)]
         with _clock(service, at):
             order = service.create_work_order(session, dispatcher, WorkOrderCreate(
                 customer_org_id=orgs[customer].id, site_id=s.id, title=title, description=description,
                 kind=kind, priority=priority, required_skills=skills,
-                arrival_due_at=at + due_in if due_in else None, earliest_start_at=at,
+                arrival_due_at=at + due_in if due_in else None, earliest_start_at=start or at,
             ))
         added += 1
         return order
@@ -297,21 +299,20 @@ def _work_orders(session: Session, orgs: dict[str, Organization], engineers: dic
     planned(NBJT, "象山县公交调度站", "象山公交调度站视频会商终端安装",
             "为县公交调度站安装视频会商终端并接入市局会商系统。", "P3", ["network"], timedelta(days=1),
             now - timedelta(hours=2), kind="installation")
-    # assigned, not yet accepted; accepted, not yet on the way. 孙鹏 and 吴迪 keep office hours, so the
-    # dispatcher booked them at 09:30 of the last working day whose morning is past: any visit booked late in
-    # the afternoon would run past 18:00 and be refused.
+    # assigned, not yet accepted; accepted, not yet on the way. 孙鹏 and 吴迪 keep office hours, so the visits
+    # are for the next working day's late morning that is at least an hour away, whatever the hour now.
     office = work_calendar(session, engineers["sun.peng@zjshulian.com.cn"].calendar_id)
-    booked = working_day_at(office, now - timedelta(hours=1), 0, 9) + timedelta(minutes=30)
+    slot = _next_working_at(office, now + timedelta(hours=1), 11)
     order = planned(ZJDATA, "湖州市大数据局节点", "湖州节点核心交换机板卡更换",
-                    "核心交换机 3 号业务板卡故障灯常亮，已备件到位。",
-                    "P3", ["network"], now + timedelta(hours=19) - (booked - timedelta(hours=1)),
-                    booked - timedelta(hours=1), kind="repair")
-    visit(order, "sun.peng@zjshulian.com.cn", booked, [])
+                    "核心交换机 3 号业务板卡故障灯常亮，已备件到位。", "P3", ["network"],
+                    slot + timedelta(hours=4) - (now - timedelta(hours=5)), now - timedelta(hours=5), kind="repair",
+                    start=slot)
+    visit(order, "sun.peng@zjshulian.com.cn", now - timedelta(hours=4), [])
     order = planned(NBJT, "北仑港区卡口", "北仑港区卡口抓拍相机网络中断",
-                    "3 号卡口 4 台抓拍相机离线，疑似光纤收发器故障。",
-                    "P2", ["network"], now + timedelta(hours=17) - (booked - timedelta(minutes=30)),
-                    booked - timedelta(minutes=30), kind="repair")
-    visit(order, "wu.di@zjshulian.com.cn", booked + timedelta(minutes=5), [("engineer_accept", 10)])
+                    "3 号卡口 4 台抓拍相机离线，疑似光纤收发器故障。", "P2", ["network"],
+                    slot + timedelta(hours=6) - (now - timedelta(hours=3)), now - timedelta(hours=3), kind="repair",
+                    start=slot + timedelta(minutes=30))
+    visit(order, "wu.di@zjshulian.com.cn", now - timedelta(hours=2, minutes=30), [("engineer_accept", 10)])
     # done yesterday, waiting for the customer's confirmation
     order = planned(SGCC, "青岛西海岸供电中心", "西海岸供电中心服务器硬盘更换",
                     "营销前置服务器 RAID1 中 1 块硬盘预测性故障。",
@@ -331,6 +332,17 @@ def _work_orders(session: Session, orgs: dict[str, Organization], engineers: dic
     service.plan_round(session, dispatcher, now)
     session.flush()
     return added
+
+
+def _next_working_at(cal: WorkCalendar, after: datetime, hour: int) -> datetime:
+    """`hour`:00 local time on the first working day whose `hour`:00 is at or after `after`."""
+    zone = ZoneInfo(cal.timezone)
+    day = after.astimezone(zone).date()
+    while True:
+        start = datetime(day.year, day.month, day.day, tzinfo=zone)
+        if working_seconds(cal, start, start + timedelta(days=1)) > 0 and start.replace(hour=hour) >= after:
+            return start.replace(hour=hour).astimezone(UTC)
+        day += timedelta(days=1)
 
 
 @contextmanager
