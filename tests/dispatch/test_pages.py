@@ -12,11 +12,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from huoban.config import get_settings
 from huoban.dispatch import service
 from huoban.dispatch.schemas import WorkOrderCreate
 from huoban.identity.service import actor_for
 from huoban.models import (
+    AuditEntry,
     Calendar,
+    DispatchPlan,
     DispatchProposal,
     Engineer,
     Organization,
@@ -28,7 +31,8 @@ from huoban.models import (
     utcnow,
 )
 from huoban.service_desk import service as desk
-from huoban.service_desk.schemas import TicketCreate
+from huoban.service_desk.schemas import TicketCreate, TicketUpdate
+from huoban.web.i18n import format_instant
 from tests.factories import make_user
 from tests.pages import sign_in
 from tests.world import World
@@ -376,3 +380,143 @@ def test_every_dispatch_page_renders_in_both_languages(client, world, db, scene,
             assert page.headers["content-language"] == locale.replace("_", "-")
             assert not re.search(r"\b(wo|skill|kind|proposal|event):[a-z_]+\b", page.text), (email, path)
         client.cookies.clear()
+
+
+# --- the dispatchers' notes, reads that write nothing, other organizations' posts ---------------------
+
+
+def test_customers_and_partners_do_not_read_the_dispatchers_notes(client, world, db, scene):
+    order = scene["order"]
+    dispatcher = act(db, scene["dispatcher"])
+    service.plan_round(db, dispatcher)
+    proposal = db.scalar(select(DispatchProposal).where(DispatchProposal.work_order_id == order.id))
+    service.reject_proposal(db, dispatcher, proposal.id, "客户要求换人")
+    service.assign(db, dispatcher, order.id, scene["engineer_b"].id, "先派乙伙伴")  # "assigned", with the note
+    service.assign(db, dispatcher, order.id, scene["engineer_a"].id, "甲伙伴熟悉该站点")  # "override"
+    db.commit()
+    notes = (f"proposal {proposal.id} rejected", "客户要求换人", "先派乙伙伴", "甲伙伴熟悉该站点")
+
+    as_user(client, scene["dispatcher"])
+    page = client.get(f"/dispatch/orders/{order.id}")
+    assert page.status_code == 200 and 'data-kind="override"' in page.text
+    assert all(note in page.text for note in notes)
+
+    for name in ("customer_a_admin", "partner_a_admin", "partner_a_engineer"):
+        as_user(client, world.users[name])
+        page = client.get(f"/dispatch/orders/{order.id}")
+        assert page.status_code == 200, name
+        assert 'data-kind="override"' in page.text and 'data-kind="note"' not in page.text, name
+        assert not [note for note in notes if note in page.text], name
+
+
+def test_reading_a_work_order_writes_nothing(client, world, db, scene):
+    ticket = make_ticket(db, world, priority="P3")
+    dispatcher = act(db, scene["dispatcher"])
+    order = service.create_work_order(db, dispatcher, WorkOrderCreate(ticket_id=ticket.id, required_skills=["network"]))
+    db.commit()
+    desk.update_ticket(db, act(db, world.users["operator_agent"]), ticket.id, TicketUpdate(priority="P1"))
+    db.commit()
+    as_user(client, scene["dispatcher"])
+    before = snapshot(db)
+    assert client.get(f"/dispatch/orders/{order.id}").status_code == 200
+    assert snapshot(db) == before
+
+
+def snapshot(db: Session) -> tuple[Any, ...]:
+    """What a refused post must leave as it was: row counts and every order's and proposal's state."""
+    db.expire_all()
+    return (
+        count(db, WorkOrder), count(db, WorkOrderEvent), count(db, DispatchPlan), count(db, AuditEntry),
+        sorted(db.execute(select(WorkOrder.id, WorkOrder.status, WorkOrder.engineer_id, WorkOrder.priority,
+                                 WorkOrder.arrival_due_at)).all()),
+        sorted(db.execute(select(DispatchProposal.id, DispatchProposal.status, DispatchProposal.decision_note)).all()),
+    )
+
+
+def test_other_organizations_cannot_plan_decide_cancel_or_create(client, world, db, scene):
+    order = scene["order"]
+    service.plan_round(db, act(db, scene["dispatcher"]))
+    db.commit()
+    proposal = db.scalar(select(DispatchProposal).where(DispatchProposal.work_order_id == order.id,
+                                                        DispatchProposal.status == "pending"))
+    ticket = make_ticket(db, world)
+    posts = [
+        (f"/dispatch/proposals/{proposal.id}/reject", {"note": "不要"}),
+        (f"/dispatch/orders/{order.id}/cancel", {"reason": "不需要了"}),
+        ("/dispatch/plan", {}),
+        ("/dispatch/orders/new", {"ticket_id": str(ticket.id), "title": "机房空调停机", "kind": "repair",
+                                  "priority": "P1", "site_region_code": "330203", "estimated_minutes": "90"}),
+        ("/dispatch/orders/new", {"customer_org_id": str(world.orgs["customer_a"].id), "title": "巡检",
+                                  "site_region_code": "330203"}),
+    ]
+    for name in ("partner_b_admin", "customer_a_admin", "customer_b_admin", "partner_a_engineer"):
+        csrf = as_user(client, world.users[name])
+        for path, data in posts:
+            before = snapshot(db)
+            assert client.post(path, data={"csrf_token": csrf, **data}).status_code == 404, (name, path)
+            assert snapshot(db) == before, (name, path)
+    csrf = as_user(client, world.users["operator_agent"])  # the provider's own agent: forbidden, not unknown
+    for path, data in posts[:3]:
+        before = snapshot(db)
+        assert client.post(path, data={"csrf_token": csrf, **data}).status_code == 403, path
+        assert snapshot(db) == before, path
+
+
+def test_another_partners_engineer_cannot_travel_check_in_or_out(client, world, db, scene):
+    order = assign_to(db, scene)
+    engineer = act(db, world.users["partner_a_engineer"])
+    stranger = as_user(client, scene["other"])  # partner B's engineer
+    steps = (("travel", service.engineer_accept), ("check-in", service.start_travel), ("check-out", service.check_in))
+    for path, ready in steps:
+        ready(db, engineer, order.id)  # the order is now where `path` would move it on
+        db.commit()
+        before = snapshot(db)
+        r = client.post(f"/my/orders/{order.id}/{path}", data={"csrf_token": stranger, "notes": "已修复。"})
+        assert r.status_code == 404, path
+        assert snapshot(db) == before, path
+    db.expire_all()
+    assert (order.status, order.checked_out_at, order.work_notes) == ("on_site", None, None)
+
+
+# --- the visits on the customer's ticket page --------------------------------------------------------
+
+
+def test_the_customers_ticket_page_shows_its_visits(client, world, db, scene):
+    ticket = make_ticket(db, world)
+    other_ticket = make_ticket(db, world, title="另一张工单")
+    dispatcher = act(db, scene["dispatcher"])
+    done = service.create_work_order(db, dispatcher, WorkOrderCreate(ticket_id=ticket.id, required_skills=["network"]))
+    elsewhere = service.create_work_order(db, dispatcher, WorkOrderCreate(ticket_id=other_ticket.id,
+                                                                          required_skills=["network"]))
+    service.assign(db, dispatcher, done.id, scene["engineer_a"].id, None)
+    engineer = act(db, world.users["partner_a_engineer"])
+    for step in (service.engineer_accept, service.start_travel, service.check_in):
+        step(db, engineer, done.id)
+    service.check_out(db, engineer, done.id, "已修复。")
+    db.commit()
+    zone = get_settings().timezone
+
+    as_user(client, world.users["customer_a_member"])
+    page = client.get(f"/tickets/{ticket.id}")
+    assert page.status_code == 200
+    card = page.text[page.text.index('id="visits"'):]
+    visit = card[card.index(f'id="visit-{done.id}"'):]
+    assert 'data-status="done"' in visit and "已完成" in visit  # "Visit done"
+    assert "partner_a_engineer" in visit
+    for moment in (done.planned_arrival_at, done.checked_in_at, done.checked_out_at):
+        assert format_instant(moment, "zh_CN", zone, "short") in visit
+    assert f'href="/visits#order-{done.id}"' in visit and f'data-confirm="{done.id}"' in visit
+    assert f'id="visit-{elsewhere.id}"' not in page.text  # another ticket's visit
+
+    service.confirm_visit(db, act(db, world.users["customer_a_admin"]), done.id, 5, None)
+    db.commit()
+    page = client.get(f"/tickets/{ticket.id}")
+    assert f'data-confirm="{done.id}"' not in page.text and "5/5" in page.text
+    second = client.get(f"/tickets/{other_ticket.id}")
+    assert f'id="visit-{elsewhere.id}"' in second.text and "安排中" in second.text  # no engineer yet
+    assert f'id="visit-{done.id}"' not in second.text
+    assert 'id="visits"' not in client.get(f"/tickets/{make_ticket(db, world, title='无需上门').id}").text
+
+    as_user(client, world.users["operator_agent"])
+    page = client.get(f"/desk/tickets/{ticket.id}")
+    assert f'href="/dispatch/orders/{done.id}"' in page.text

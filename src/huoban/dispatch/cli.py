@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="On-site dispatch: plans, engineers and coverage.", no_args_is_help=True)
+app = typer.Typer(help="On-site dispatch: plans and engineers.", no_args_is_help=True)
 
 CHINA = "Asia/Shanghai"
 

@@ -21,7 +21,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from huoban.deps import DbSession
-from huoban.dispatch import repository, service
+from huoban.dispatch import repository, service, views
 from huoban.dispatch.schemas import SKILLS, CheckOutIn, ConfirmIn, WorkOrderCreate
 from huoban.errors import Forbidden, HuobanError, Invalid, NotFound
 from huoban.identity.actor import Actor
@@ -37,7 +37,6 @@ from huoban.models import (
     Ticket,
     User,
     WorkOrder,
-    WorkOrderEvent,
     utcnow,
 )
 from huoban.service_desk import repository as desk_repository
@@ -296,18 +295,14 @@ def reject(request: Request, session: DbSession, actor: PageActor, proposal_id: 
 # --- one work order ----------------------------------------------------------------------------------
 
 
-def _timeline(session: Session, order: WorkOrder) -> list[WorkOrderEvent]:
-    return list(session.scalars(select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == order.id)
-                                .order_by(WorkOrderEvent.at, WorkOrderEvent.id)))
-
-
 def _my_engineer(session: Session, actor: Actor) -> Engineer | None:
     return session.scalar(select(Engineer).where(Engineer.user_id == actor.user_id))
 
 
 def _detail(request: Request, session: Session, actor: Actor, order: WorkOrder, *, values: dict[str, Any] | None = None,
             message: str | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    events = _timeline(session, order)
+    # the same timeline as the API: customers and partners do not read the dispatchers' notes
+    events = views.visible_events(repository.work_order_events(session, order), actor)
     proposals: list[DispatchProposal] = []
     candidates: list[Any] = []
     planner = is_planner(actor)
@@ -439,7 +434,6 @@ def _ticket_number(text: str) -> int | None:
 def order_page(request: Request, session: DbSession, actor: PageActor, order_id: RowId) -> Response:
     """The order, its timeline and (for dispatchers) its proposals and the engineers it could change to."""
     order = repository.get_work_order(session, actor, order_id)
-    service.refresh_from_tickets(session, [order])
     return _detail(request, session, actor, order)
 
 

@@ -75,6 +75,16 @@ def work_order_detail(session: Session, order: WorkOrder, actor: Actor | None = 
     )
 
 
+def ticket_visits(session: Session, actor: Actor, ticket_id: int) -> list[tuple[WorkOrder, str | None]]:
+    """The on-site visits of one ticket as the actor may see them (the dispatch scoping: a customer its own
+    organization's), with the engineer's name; cancelled ones left out as on /visits."""
+    stmt = repo.readable(select(WorkOrder), actor).where(WorkOrder.ticket_id == ticket_id,
+                                                         WorkOrder.status != "cancelled")
+    orders = list(session.scalars(stmt.order_by(WorkOrder.created_at, WorkOrder.id)))
+    names = engineer_names(session, {o.engineer_id for o in orders if o.engineer_id is not None})
+    return [(o, names[o.engineer_id][0] if o.engineer_id in names else None) for o in orders]
+
+
 def proposal_reads(session: Session, proposals: list[DispatchProposal]) -> list[ProposalRead]:
     orders = {o.id: o for o in session.scalars(select(WorkOrder).where(
         WorkOrder.id.in_({p.work_order_id for p in proposals})))} if proposals else {}

@@ -21,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huoban.deps import DbSession
+from huoban.dispatch import views as dispatch_views
+from huoban.dispatch.pages import LABELS as DISPATCH_LABELS
 from huoban.errors import Forbidden, HuobanError, Invalid, NotFound
 from huoban.identity import repository as identity_repository
 from huoban.identity.actor import Actor
@@ -386,6 +388,7 @@ def _detail(
         "customer": session.get(Organization, ticket.customer_org_id),
         "region": regions_by_code(session, {ticket.site_region_code}).get(ticket.site_region_code or ""),
         "policy": session.get(SlaPolicy, ticket.sla_policy_id), "clocks": clocks, "desk": desk_side,
+        "visits": dispatch_views.ticket_visits(session, actor, ticket.id), "visit_status": DISPATCH_LABELS.status,
         "values": values or {}, "errors": errors or {}, "message": message, "notice": notice,
     }
     if desk_side:
