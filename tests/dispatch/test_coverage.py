@@ -3,6 +3,8 @@ could close them, the Excel export, and who may see what."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from io import BytesIO
 
@@ -133,15 +135,64 @@ def test_gaps_per_customer_with_the_partners_that_could_close_them(client: TestC
     ningbo, lhasa = a["gaps"]
     assert ningbo["site_name"] == "宁波数据中心" and ningbo["best_minutes"] is None
     assert ningbo["required_skills"] == ["database"] and ningbo["shortfall_minutes"] is None
-    [first] = ningbo["partners"]  # only the partner that arrives in time, not 乙伙伴 from Jinan
-    assert (first["name"], first["nearest_minutes"], first["same_province"], first["within_target"],
-            first["listed_as"]) == ("甲伙伴", 15, True, True, "within_target")
+    # nobody holds `database`: 甲伙伴's storage engineer 15 minutes away does not close the gap, it is only listed
+    # among the nearest partners, saying what it lacks
+    assert [(p["name"], p["same_province"], p["within_target"], p["has_skills"], p["missing_skills"],
+             p["listed_as"]) for p in ningbo["partners"]] == [
+        ("甲伙伴", True, False, False, ["database"], "nearest"),
+        ("乙伙伴", False, False, False, ["database"], "nearest")]
+    assert ningbo["partners"][0]["nearest_minutes"] == 15
+    assert ningbo["partners"][0]["engineer_name"] == "partner_a_engineer2"
     assert lhasa["kind"] == "ticket_county" and lhasa["site_id"] is None and lhasa["region_code"] == LHASA
     assert lhasa["best_minutes"] is not None and lhasa["best_minutes"] > 240  # Hangzhou's engineer serves anywhere
 
     mine = ok(network.call(client, "GET", GAPS, "customer_a_admin"))
     assert [c["customer_name"] for c in mine] == ["甲客户"]
     assert ok(network.call(client, "GET", f"{GAPS}?target_minutes=500", "customer_b_admin"))[0]["gaps"] == []
+
+
+def test_a_partner_closes_a_gap_only_with_engineers_holding_the_skills_needed(client: TestClient, db: Session,
+                                                                           network: World) -> None:
+    """丙伙伴's database engineer in Hangzhou (serving Hangzhou only, so the Ningbo site stays a gap) is farther
+    than 甲伙伴's storage engineer in Ningbo, yet only 丙伙伴 could close the gap; with a tighter target nobody
+    arrives in time and the nearest partners are listed, those without the skill saying so."""
+    third = make_org(db, "partner", "丙伙伴", region_code="330100")
+    make_engineer(db, make_user(db, third, "partner_engineer", email="db@c.test", display_name="丙 DBA"),
+                  region_code=SHANGCHENG, skills=["database", "storage"], regions_served=["330100"])
+    for name, home in (("丁伙伴", "330205"), ("戊伙伴", "330212")):  # Ningbo storage engineers, no database
+        org = make_org(db, "partner", name, region_code="330200")
+        make_engineer(db, make_user(db, org, "partner_engineer", email=f"{home}@c.test"), region_code=home,
+                      skills=["storage"])
+    db.commit()
+    customer_a = network.orgs["customer_a"].id
+
+    [a] = ok(network.call(client, "GET", f"{GAPS}?customer_org_id={customer_a}", "operator_dispatcher"))
+    [ningbo] = [g for g in a["gaps"] if g["site_name"] == "宁波数据中心"]
+    assert ningbo["best_minutes"] is None  # 丙伙伴's engineer does not serve Ningbo (yet)
+    [only] = ningbo["partners"]
+    assert (only["name"], only["engineer_name"], only["has_skills"], only["missing_skills"], only["within_target"],
+            only["listed_as"]) == ("丙伙伴", "丙 DBA", True, [], True, "within_target")
+    hangzhou = only["nearest_minutes"]
+    assert 60 < hangzhou <= 240
+
+    [a] = ok(network.call(client, "GET", f"{GAPS}?customer_org_id={customer_a}&target_minutes=60",
+                          "operator_dispatcher"))
+    [ningbo] = [g for g in a["gaps"] if g["site_name"] == "宁波数据中心"]
+    listed = [(p["name"], p["has_skills"], p["missing_skills"], p["within_target"], p["listed_as"])
+              for p in ningbo["partners"]]
+    # the three nearest lack the skill, so the nearest partner that has it comes after them
+    assert listed[3] == ("丙伙伴", True, [], False, "nearest") and ningbo["partners"][3]["nearest_minutes"] == hangzhou
+    assert sorted(listed[:3]) == [(name, False, ["database"], False, "nearest")
+                                  for name in ("丁伙伴", "戊伙伴", "甲伙伴")]
+    assert len(listed) == 4  # 乙伙伴 is neither among the nearest nor in Zhejiang
+
+    sign_in(client, "customer_a_admin@world.test")
+    html = client.get("/dispatch/coverage?target=60").text
+    assert html.count('data-lacks="database"') == 3
+    sheet = load_workbook(BytesIO(client.get("/dispatch/coverage/gaps.xlsx?target=60").content))["覆盖缺口"]
+    [row] = [r for r in sheet.iter_rows(values_only=True) if r[4] == "宁波数据中心"]
+    assert "甲伙伴（15 分钟，同省，缺技能：database，最近）" in row[14]
+    assert f"丙伙伴（{hangzhou} 分钟，同省，最近）" in row[14]
 
 
 def test_the_customers_on_site_target_comes_from_its_sla_policy(client: TestClient, db: Session,
@@ -215,7 +266,7 @@ def test_coverage_page_for_a_dispatcher_a_partner_and_a_customer(client: TestCli
     sign_in(client, "customer_a_admin@world.test")
     page = client.get("/dispatch/coverage")
     assert page.status_code == 200
-    assert 'id="coverage-map"' not in page.text and "宁波数据中心" in page.text and "青岛机房" not in page.text
+    assert 'data-mode="sites"' in page.text and "宁波数据中心" in page.text and "青岛机房" not in page.text
 
     client.cookies.clear()
     sign_in(client, "operator_system_admin@world.test")
@@ -237,3 +288,40 @@ def test_far_gaps_list_the_three_nearest_partners_and_those_of_the_same_province
     assert {name for name, why in listed[:3] if why == "nearest"} == {"西宁伙伴", "成都伙伴", "昆明伙伴"}
     minutes = [p["nearest_minutes"] for p in lhasa["partners"][:3]]
     assert minutes == sorted(minutes) and lhasa["partners"][-1]["nearest_minutes"] is None
+
+
+def chart_data(html: str, name: str) -> list:
+    """One of the page's JSON blocks that feed the map."""
+    found = re.search(rf'<script type="application/json" id="coverage-{name}">(.*?)</script>', html, re.S)
+    assert found, name
+    return json.loads(found.group(1))
+
+
+def test_a_customer_sees_a_map_of_its_own_sites_only(client: TestClient, network: World) -> None:
+    sign_in(client, "customer_b_admin@world.test")
+    html = client.get("/dispatch/coverage").text
+    assert 'id="coverage-map"' in html and 'data-mode="sites"' in html
+    assert [p[4] for p in chart_data(html, "site-points")] == ["济南机房"]  # within the target
+    assert [p[4] for p in chart_data(html, "gap-points")] == ["青岛机房"]
+    assert chart_data(html, "points") == []  # no county coverage: that would show where engineers live
+    context = chart_data(html, "context-points")
+    assert context and all(len(point) == 3 and point[2].startswith("山东省") for point in context)
+    blocks = "".join(json.dumps(chart_data(html, name), ensure_ascii=False)
+                     for name in ("site-points", "gap-points", "context-points"))
+    assert "宁波数据中心" not in blocks and "partner_b_engineer" not in blocks and "乙伙伴" not in blocks
+
+
+def test_another_customers_gaps_page_and_sheet_are_not_found(client: TestClient, network: World) -> None:
+    customer_a, customer_b = network.orgs["customer_a"].id, network.orgs["customer_b"].id
+    sign_in(client, "customer_a_admin@world.test")
+    assert client.get(f"/dispatch/coverage/gaps.xlsx?customer={customer_b}").status_code == 404
+    assert client.get(f"/dispatch/coverage?customer={customer_b}").status_code == 404
+    own = client.get(f"/dispatch/coverage/gaps.xlsx?customer={customer_a}")
+    assert own.status_code == 200
+    assert {r[0] for r in list(load_workbook(BytesIO(own.content))["覆盖缺口"].iter_rows(values_only=True))[1:]} \
+        == {"甲客户"}
+
+    client.cookies.clear()
+    sign_in(client, "partner_b_admin@world.test")
+    for customer in (customer_a, customer_b):
+        assert client.get(f"/dispatch/coverage/gaps.xlsx?customer={customer}").status_code == 403

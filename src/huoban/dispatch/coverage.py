@@ -13,6 +13,9 @@ their own partner's engineers only and no gaps (403: gaps are about customers' s
 gaps at their own organization's sites only (another customer's id is a 404), and no county coverage (403).
 The on-site target is the customer's P1 "on_site" minutes from `huoban.sla.store.policy_for_customer`, read
 as minutes of travel.
+
+A partner could close a gap only with an engineer holding the skills (and valid certificate) the place needs;
+its regions served do not count there, since serving one more county is what closing the gap asks of it.
 """
 
 from __future__ import annotations
@@ -130,8 +133,9 @@ class CountyReport:
 
 @dataclass
 class PartnerOption:
-    """A partner that could close a gap: how fast its nearest engineer (any skill) could arrive, and whether
-    the partner is based in the gap's province."""
+    """A partner that could close a gap. `nearest_minutes` and `engineer_name` are of its nearest engineer who
+    holds the skills (and valid certificate) the place needs; when it has none (`has_skills` false), of its
+    nearest engineer at all, and `missing_skills` are the needed skills none of its engineers holds."""
 
     org_id: int
     name: str
@@ -139,6 +143,8 @@ class PartnerOption:
     engineer_name: str | None
     same_province: bool
     within_target: bool
+    has_skills: bool = True
+    missing_skills: list[str] = field(default_factory=list)
     listed_as: str = "within_target"  # within_target | nearest | same_province (why the partner is listed)
 
 
@@ -160,6 +166,20 @@ class Gap:
 
 
 @dataclass
+class PlaceReach:
+    """One place checked for a customer, met or not: what the customer's own map shows (no engineer in it)."""
+
+    kind: str  # site | ticket_county
+    site_id: int | None
+    site_name: str
+    region_code: str
+    longitude: float
+    latitude: float
+    best_minutes: int | None
+    meets: bool
+
+
+@dataclass
 class CustomerGaps:
     customer_org_id: int
     customer_name: str
@@ -167,6 +187,7 @@ class CustomerGaps:
     target_minutes: int
     places_checked: int
     gaps: list[Gap]
+    places: list[PlaceReach] = field(default_factory=list)
 
 
 def can_see_counties(actor: Actor) -> bool:
@@ -183,9 +204,8 @@ def can_see_gaps(actor: Actor) -> bool:
 
 
 def best_reach(places: Sequence[Place], engineers: Sequence[CoverageEngineer], travel: TravelModel,
-               today: date, *, any_skill: bool = False) -> list[Reach]:
-    """For each place, the qualified engineer with the shortest trip (ties: lowest engineer id). With
-    `any_skill`, only being active and near counts (who could go at all, e.g. after training)."""
+               today: date) -> list[Reach]:
+    """For each place, the qualified engineer with the shortest trip (ties: lowest engineer id)."""
     if not places:
         return []
     if not engineers:
@@ -193,11 +213,9 @@ def best_reach(places: Sequence[Place], engineers: Sequence[CoverageEngineer], t
     dist = distance_matrix_km([p.longitude for p in places], [p.latitude for p in places],
                               [e.longitude for e in engineers], [e.latitude for e in engineers])
     minutes = travel.minutes_array(dist).astype(np.float64)
-    if not any_skill:
-        ok = skills_matrix([p.required_skills for p in places], [e.skills for e in engineers])
-        ok &= regions_matrix([p.region_code for p in places], [e.regions_served for e in engineers])
-        ok &= _certified(places, engineers, today)
-        minutes[~ok] = np.inf
+    ok = _able(places, engineers, today)
+    ok &= regions_matrix([p.region_code for p in places], [e.regions_served for e in engineers])
+    minutes[~ok] = np.inf
     best = np.argmin(minutes, axis=1)  # engineers are sorted by id, so ties go to the lowest id
     rows = np.arange(len(places))
     out = []
@@ -207,6 +225,12 @@ def best_reach(places: Sequence[Place], engineers: Sequence[CoverageEngineer], t
         else:
             out.append(Reach(int(minutes[i, j]), round(float(dist[i, j]), 1), engineers[int(j)]))
     return out
+
+
+def _able(places: Sequence[Place], engineers: Sequence[CoverageEngineer], today: date) -> NDArray[np.bool_]:
+    """Which engineer could do the job at which place: every skill needed and the certificate, valid today."""
+    ok = skills_matrix([p.required_skills for p in places], [e.skills for e in engineers])
+    return ok & _certified(places, engineers, today)
 
 
 def _valid(expires: date | None, today: date) -> bool:
@@ -381,33 +405,52 @@ def _places_of(session: Session, customer_id: int) -> list[tuple[Place, Customer
 
 def _partner_options(session: Session, places: Sequence[Place], engineers: Sequence[CoverageEngineer],
                      target: int, travel: TravelModel, today: date) -> list[list[PartnerOption]]:
-    """For each place, the partners that could close the gap, nearest engineer's arrival (any skill) first:
-    those whose nearest engineer arrives within the target (at most PARTNERS_PER_GAP); when none does, the
-    NEAREST_WHEN_NONE_IN_TARGET nearest partners plus the partners based in the same province, each marked
-    with why it is listed (`listed_as`)."""
+    """For each place, the partners that could close the gap, fastest first: those with an engineer holding the
+    skills needed who arrives within the target (at most PARTNERS_PER_GAP); when none has, the
+    NEAREST_WHEN_NONE_IN_TARGET nearest partners (with or without the skills; the nearest that has them is
+    added when none of those does) plus the partners based in the same province, each marked with why it is
+    listed (`listed_as`) and whether it has the skills."""
     partners = list(session.scalars(
         select(Organization).where(Organization.kind == OrgKind.partner, Organization.is_active.is_(True))
         .order_by(Organization.id)
     ))
-    by_partner = {p.id: [e for e in engineers if e.org_id == p.id] for p in partners}
-    reach = {p.id: best_reach(places, by_partner[p.id], travel, today, any_skill=True) for p in partners}
+    if not places:
+        return []
+    ids = {p.id for p in partners}
+    staff = [e for e in engineers if e.org_id in ids]
+    minutes = np.full((len(places), len(staff)), np.inf)
+    if staff:
+        minutes = travel.minutes_array(distance_matrix_km(
+            [p.longitude for p in places], [p.latitude for p in places],
+            [e.longitude for e in staff], [e.latitude for e in staff])).astype(np.float64)
+    able = _able(places, staff, today) if staff else np.zeros((len(places), 0), dtype=bool)
+    columns = {p.id: np.array([k for k, e in enumerate(staff) if e.org_id == p.id], dtype=int) for p in partners}
+    held = {p.id: frozenset(s for k in columns[p.id] for s in staff[k].skills) for p in partners}
     options = []
     for i, place in enumerate(places):
         row = []
         for p in partners:
-            r = reach[p.id][i]
+            cols = columns[p.id]
+            skilled = cols[able[i, cols]]
+            pick = skilled if len(skilled) else cols  # columns follow engineer id, so ties go to the lowest
+            j = int(pick[np.argmin(minutes[i, pick])]) if len(pick) else None
+            reach = None if j is None else int(minutes[i, j])
             row.append(PartnerOption(
-                org_id=p.id, name=p.name, nearest_minutes=r.minutes,
-                engineer_name=r.engineer.name if r.engineer else None,
+                org_id=p.id, name=p.name, nearest_minutes=reach, engineer_name=None if j is None else staff[j].name,
                 same_province=(p.region_code or "")[:2] == place.region_code[:2],
-                within_target=r.minutes is not None and r.minutes <= target,
+                within_target=len(skilled) > 0 and reach is not None and reach <= target,
+                has_skills=len(skilled) > 0, missing_skills=sorted(place.required_skills - held[p.id]),
             ))
-        row.sort(key=lambda o: (o.nearest_minutes is None, o.nearest_minutes or 0, not o.same_province, o.org_id))
+        row.sort(key=lambda o: (o.nearest_minutes is None, o.nearest_minutes or 0, not o.has_skills,
+                                not o.same_province, o.org_id))
         within = [o for o in row if o.within_target]
         if within:
             options.append(within[:PARTNERS_PER_GAP])
             continue
-        nearest = [o for o in row if o.nearest_minutes is not None][:NEAREST_WHEN_NONE_IN_TARGET]
+        reached = [o for o in row if o.nearest_minutes is not None]
+        nearest = reached[:NEAREST_WHEN_NONE_IN_TARGET]
+        if not any(o.has_skills for o in nearest):
+            nearest += [o for o in reached if o.has_skills][:1]
         for o in nearest:
             o.listed_as = "nearest"
         same = [o for o in row if o.same_province and o not in nearest]
@@ -446,6 +489,13 @@ def coverage_gaps(session: Session, actor: Actor, customer_org_id: int | None = 
                 engineer_org_name=r.engineer.org_name if r.engineer else None,
                 shortfall_minutes=None if r.minutes is None else r.minutes - target, partners=partners,
             ))
+        checked = [
+            PlaceReach(kind="site" if site else "ticket_county", site_id=site.id if site else None,
+                       site_name=site.name if site else region.full_name, region_code=region.code,
+                       longitude=place.longitude, latitude=place.latitude, best_minutes=r.minutes,
+                       meets=r.minutes is not None and r.minutes <= target)
+            for (place, site, region), r in zip(entries, reaches, strict=True)
+        ]
         result.append(CustomerGaps(customer_org_id=customer.id, customer_name=customer.name, policy_name=policy_name,
-                                   target_minutes=target, places_checked=len(places), gaps=gaps))
+                                   target_minutes=target, places_checked=len(places), gaps=gaps, places=checked))
     return result

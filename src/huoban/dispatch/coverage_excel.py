@@ -18,12 +18,16 @@ WIDTHS = (24, 24, 14, 14, 28, 14, 30, 10, 10, 20, 14, 12, 16, 20, 60)
 
 
 def _partners_text(gap_partners: list[PartnerOption]) -> str:
+    """One cell: each partner with its arrival, and the skills it lacks when its nearest engineer is unskilled."""
     parts = []
     for p in gap_partners:
         reach = "无工程师" if p.nearest_minutes is None else f"{p.nearest_minutes} 分钟"
         same = "，同省" if p.same_province else ""
+        lacks = ""
+        if not p.has_skills and p.nearest_minutes is not None:
+            lacks = f"，缺技能：{'、'.join(p.missing_skills)}" if p.missing_skills else "，无具备全部所需技能的工程师"
         why = {"within_target": "，时限内可达", "nearest": "，最近"}.get(p.listed_as, "")
-        parts.append(f"{p.name}（{reach}{same}{why}）")
+        parts.append(f"{p.name}（{reach}{same}{lacks}{why}）")
     return "；".join(parts)
 
 

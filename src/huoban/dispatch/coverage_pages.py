@@ -2,7 +2,8 @@
 customers' sites with the partners that could close them, and the gaps as Excel.
 
 Operators who plan or sell support see both; a partner's users the map of their own engineers; customer users
-the gaps at their own sites. Anyone else gets 403 (see `coverage` for the rules)."""
+the gaps at their own sites, and a map of those sites only (met or not, over the county seats of their provinces:
+no engineer's home base, no other customer's site). Anyone else gets 403 (see `coverage` for the rules)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,23 @@ def _gap_points(gaps: list[coverage.CustomerGaps]) -> list[list[Any]]:
             for c in gaps for g in c.gaps]
 
 
+def _site_points(gaps: list[coverage.CustomerGaps]) -> list[list[Any]]:
+    """The places that meet their target, in the shape of `_gap_points`."""
+    return [[round(p.longitude, 4), round(p.latitude, 4), p.best_minutes, c.customer_name, p.site_name]
+            for c in gaps for p in c.places if p.meets]
+
+
+def _context_points(session: Session, gaps: list[coverage.CustomerGaps]) -> list[list[Any]]:
+    """County seats of the provinces the places are in, drawn faintly so that a few sites read as a map."""
+    provinces = {p.region_code[:2] + "0000" for c in gaps for p in c.places}
+    if not provinces:
+        return []
+    counties = session.scalars(select(Region).where(
+        Region.level == "county", Region.placeholder.is_(False), Region.province_code.in_(provinces)
+    ).order_by(Region.code))
+    return [[round(r.longitude, 4), round(r.latitude, 4), r.full_name] for r in counties]
+
+
 def _skills(session: Session, actor: Actor) -> list[str]:
     engineers = coverage.load_engineers(session, None if actor.is_operator else actor.org_id) \
         if coverage.can_see_counties(actor) else []
@@ -65,6 +83,7 @@ def coverage_page(request: Request, session: DbSession, actor: PageActor, skill:
     context: dict[str, Any] = {
         "qs": {"skill": skill, "target": target, "province": province, "customer": customer},
         "show_counties": counties, "show_gaps": gaps, "report": None, "gaps": [], "points": [], "gap_points": [],
+        "site_points": [], "context_points": [],
         "skills": _skills(session, actor),
         "provinces": list(session.scalars(select(Region).where(Region.level == "province").order_by(Region.code))),
         "customers": list(session.scalars(select(Organization).where(
@@ -84,6 +103,8 @@ def coverage_page(request: Request, session: DbSession, actor: PageActor, skill:
         if gaps:
             found = coverage.coverage_gaps(session, actor, customer_org_id=customer_id, target_minutes=target_minutes)
             context["gaps"], context["gap_points"] = found, _gap_points(found)
+            if not counties:
+                context["site_points"], context["context_points"] = _site_points(found), _context_points(session, found)
     except HuobanError as exc:
         if exc.status_code != 422:
             raise

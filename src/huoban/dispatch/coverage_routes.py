@@ -63,6 +63,9 @@ class PartnerOptionRead(_Read):
     engineer_name: str | None
     same_province: bool
     within_target: bool
+    has_skills: bool = Field(description="An engineer of the partner holds every skill (and valid certificate) the "
+                                         "place needs; the minutes are that engineer's, else its nearest one's")
+    missing_skills: list[str] = Field(description="Skills the place needs that none of the partner's engineers holds")
     listed_as: str = Field(description="within_target | nearest | same_province: why the partner is listed")
 
 
@@ -82,6 +85,17 @@ class GapRead(_Read):
     partners: list[PartnerOptionRead]
 
 
+class PlaceReachRead(_Read):
+    kind: str
+    site_id: int | None
+    site_name: str
+    region_code: str
+    longitude: float
+    latitude: float
+    best_minutes: int | None
+    meets: bool
+
+
 class CustomerGapsRead(_Read):
     customer_org_id: int
     customer_name: str
@@ -89,6 +103,7 @@ class CustomerGapsRead(_Read):
     target_minutes: int
     places_checked: int
     gaps: list[GapRead]
+    places: list[PlaceReachRead] = Field(description="Every place checked, met or not (sites, then visit counties)")
 
 
 @router.get("/dispatch/coverage", response_model=CountyReportRead)

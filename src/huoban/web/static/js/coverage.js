@@ -1,6 +1,8 @@
 // Coverage map: every county as a point on a longitude/latitude grid, coloured by whether the best qualified
-// engineer arrives within the target; customers' sites with a gap on top. Data comes from JSON blocks in the
-// page (the CSP forbids inline scripts); labels from the container's data attributes (translated server-side).
+// engineer arrives within the target; customers' sites with a gap on top. A customer's map has its own sites
+// instead (within target or not) over the faint county seats of their provinces. Data comes from JSON blocks in
+// the page (the CSP forbids inline scripts); labels from the container's data attributes (translated
+// server-side). Each series has an id (met, missed, none, context, site, gap); empty ones are left out.
 (function () {
   "use strict";
 
@@ -36,12 +38,15 @@
     var label = function (name) { return box.getAttribute("data-label-" + name) || name; };
     var points = readJson("coverage-points");
     var gaps = readJson("coverage-gap-points");
+    var sites = readJson("coverage-site-points");
+    var context = readJson("coverage-context-points");
     var met = [], missed = [], none = [];
     points.forEach(function (p) {
       (p[2] === null ? none : p[3] ? met : missed).push(p);
     });
-    var lons = points.map(function (p) { return p[0]; }).concat(gaps.map(function (g) { return g[0]; }));
-    var lats = points.map(function (p) { return p[1]; }).concat(gaps.map(function (g) { return g[1]; }));
+    var all = points.concat(gaps, sites, context);
+    var lons = all.map(function (p) { return p[0]; });
+    var lats = all.map(function (p) { return p[1]; });
     var pad = 0.5;
     var bounds = lons.length ? {
       x0: Math.floor(Math.min.apply(null, lons) - pad), x1: Math.ceil(Math.max.apply(null, lons) + pad),
@@ -68,15 +73,19 @@
       yAxis: { type: "value", name: label("latitude"), min: bounds.y0, max: bounds.y1, splitLine: { show: false } },
       dataZoom: [{ type: "inside", xAxisIndex: 0 }, { type: "inside", yAxisIndex: 0 }],
       series: [
-        { name: label("met"), type: "scatter", data: met, symbolSize: 5, itemStyle: { color: "#059669" },
+        { id: "context", name: label("context"), type: "scatter", data: context, symbolSize: 4,
+          itemStyle: { color: "#cbd5e1" }, tooltip: { formatter: function (p) { return escapeHtml(p.data[2]); } } },
+        { id: "met", name: label("met"), type: "scatter", data: met, symbolSize: 5, itemStyle: { color: "#059669" },
           tooltip: { formatter: county } },
-        { name: label("missed"), type: "scatter", data: missed, symbolSize: 5, itemStyle: { color: "#d97706" },
+        { id: "missed", name: label("missed"), type: "scatter", data: missed, symbolSize: 5,
+          itemStyle: { color: "#d97706" }, tooltip: { formatter: county } },
+        { id: "none", name: label("none"), type: "scatter", data: none, symbolSize: 5, itemStyle: { color: "#dc2626" },
           tooltip: { formatter: county } },
-        { name: label("none"), type: "scatter", data: none, symbolSize: 5, itemStyle: { color: "#dc2626" },
-          tooltip: { formatter: county } },
-        { name: label("gap"), type: "scatter", data: gaps, symbol: "diamond", symbolSize: 12,
+        { id: "site", name: label("site"), type: "scatter", data: sites, symbolSize: 10,
+          itemStyle: { color: "#059669", borderColor: "#fff", borderWidth: 1 }, tooltip: { formatter: site } },
+        { id: "gap", name: label("gap"), type: "scatter", data: gaps, symbol: "diamond", symbolSize: 12,
           itemStyle: { color: "#7c3aed", borderColor: "#fff", borderWidth: 1 }, tooltip: { formatter: site } }
-      ]
+      ].filter(function (s) { return s.data.length > 0; })
     });
     window.addEventListener("resize", function () { chart.resize(); });
   }
