@@ -1,4 +1,5 @@
-"""`huoban demo` tells the engagement story: every stage, versions, consultations; a second run adds nothing."""
+"""`huoban demo` tells the engagement story: every stage, at least two requirement versions and two consultations
+on each engagement; a second run adds nothing."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def _counts(url: str) -> dict[str, Any]:
                 "scores": conn.scalar(text(
                     "SELECT count(*) FROM deliverables WHERE status = 'accepted' AND score IS NOT NULL")),
                 "events": conn.scalar(text("SELECT count(*) FROM engagement_events")),
+                "fewest_versions": conn.scalar(text(
+                    "SELECT min(n) FROM (SELECT count(v.id) AS n FROM engagements e JOIN requirement_versions v "
+                    "ON v.engagement_id = e.id GROUP BY e.id) AS per_engagement")),
+                "fewest_consultations": conn.scalar(text(
+                    "SELECT min(n) FROM (SELECT count(c.id) AS n FROM engagements e LEFT JOIN consultations c "
+                    "ON c.engagement_id = e.id GROUP BY e.id) AS per_engagement")),
                 "stages_without_versions": {r[0] for r in conn.execute(text(
                     "SELECT stage FROM engagements e WHERE NOT EXISTS "
                     "(SELECT 1 FROM requirement_versions v WHERE v.engagement_id = e.id)"))},
@@ -59,6 +66,8 @@ def test_demo_has_engagements_in_every_stage_and_is_idempotent(fresh_database_ur
     assert after_first["change_orders"] == {"approved", "pending"}
     assert after_first["scores"] >= 2
     assert after_first["stages_without_versions"] == set()  # early drafts too, not only from the proposal on
+    assert after_first["fewest_versions"] >= 2  # a draft and its revision at least, the inquiry too
+    assert after_first["fewest_consultations"] >= 2  # every engagement, the inquiry too
     assert after_first["to_grade"] == {"delivering"}  # a customer has deliverables waiting for its grade
     assert after_first["delivering_deliverables"] >= 2
 

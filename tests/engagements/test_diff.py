@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from huoban.engagements.diff import diff_items, tokens, word_diff
 
 
@@ -66,3 +69,54 @@ def test_identical_sets_and_blank_versus_missing_text_show_no_change():
 def test_a_swap_of_two_items_reports_one_moved():
     result = diff_items([item("R-1", "a"), item("R-2", "b")], [item("R-2", "b"), item("R-1", "a")])
     assert len(result["reordered"]) == 1 and not result["changed"]
+
+
+def test_the_fewest_moves_are_reported():
+    old = [item(f"R-{n}", str(n)) for n in (1, 2, 3, 4)]
+    new = [item(f"R-{n}", str(n)) for n in (2, 4, 3, 1)]
+    reordered = diff_items(old, new)["reordered"]
+    assert len(reordered) == 2  # R-2, R-3 keep their order; R-4 and R-1 move
+    assert apply_moves([i["key"] for i in old], reordered) == [i["key"] for i in new]
+    reversed_ = diff_items(old, old[::-1])["reordered"]
+    assert len(reversed_) == 3
+
+
+def lis_length(values: list[int]) -> int:
+    """Length of a longest strictly increasing subsequence, by the textbook O(n²) recurrence."""
+    best = [1] * len(values)
+    for i, value in enumerate(values):
+        for j in range(i):
+            if values[j] < value:
+                best[i] = max(best[i], best[j] + 1)
+    return max(best, default=0)
+
+
+def apply_moves(old_keys: list[str], reordered: list[dict[str, object]], added: tuple[str, ...] = (),
+                new_keys: list[str] | None = None) -> list[str]:
+    """Turn the old order into the new one with only the reported moves: drop the moved (and removed) keys,
+    then put the moved and added ones at their new positions, lowest first."""
+    moved = {str(r["key"]): int(str(r["new_position"])) for r in reordered}
+    keep = set(new_keys) if new_keys is not None else set(old_keys)
+    order = [k for k in old_keys if k in keep and k not in moved]
+    placed = dict(moved)
+    if new_keys is not None:
+        placed.update({k: new_keys.index(k) + 1 for k in added})
+    for key, position in sorted(placed.items(), key=lambda kv: kv[1]):
+        order.insert(position - 1, key)
+    return order
+
+
+KEYS = [f"R-{n}" for n in range(1, 16)]
+
+
+@given(st.lists(st.sampled_from(KEYS), unique=True, max_size=15),
+       st.lists(st.sampled_from(KEYS), unique=True, max_size=15))
+def test_moves_are_the_fewest_and_replay_the_new_order(old_keys, new_keys):
+    result = diff_items([item(k, k) for k in old_keys], [item(k, k) for k in new_keys])
+    kept = [k for k in new_keys if k in old_keys]
+    assert len(result["reordered"]) == len(kept) - lis_length([old_keys.index(k) for k in kept])
+    added = tuple(i["key"] for i in result["added"])
+    assert apply_moves(old_keys, result["reordered"], added, new_keys) == new_keys
+    for r in result["reordered"]:
+        assert (r["old_position"], r["new_position"]) == (old_keys.index(r["key"]) + 1,
+                                                          new_keys.index(r["key"]) + 1)

@@ -106,5 +106,24 @@ def test_stage_age_reads_the_timeline(client, world, monkeypatch):
     body = report(client, world, STAGE_AGE)
     assert [(r["engagement_id"], r["stage"], r["days_in_stage"], r["age_days"]) for r in body["engagements"]] == [
         (e1["id"], "proposal", 2.5, 17.5), (e3["id"], "inquiry", 11.5, 11.5)]
+    assert [r["days_by_stage"] for r in body["engagements"]] == [
+        {"inquiry": 10.0, "consulting": 5.0, "proposal": 2.5}, {"inquiry": 11.5}]
     assert [(a["stage"], a["average_days"], a["stays"]) for a in body["averages"]] == [
         ("inquiry", 7.0, 2), ("consulting", 5.0, 1), ("lost", 12.0, 1)]
+
+
+def test_stage_age_adds_up_every_stay_in_a_stage(client, world, monkeypatch):
+    clock = FrozenTime(monkeypatch, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
+    e = open_engagement(client, world, title="反复")
+    clock.advance(days=2)
+    move(client, world, e["id"], "lost", reason="预算冻结")
+    clock.advance(days=1)
+    move(client, world, e["id"], "inquiry", reason="预算恢复")
+    clock.advance(days=4)
+    move(client, world, e["id"], "consulting")
+    clock.advance(hours=6)
+
+    (row,) = report(client, world, STAGE_AGE)["engagements"]
+    assert row["days_by_stage"] == {"inquiry": 6.0, "consulting": 0.25, "lost": 1.0}
+    assert list(row["days_by_stage"]) == ["inquiry", "consulting", "lost"]  # in the order of the stages
+    assert sum(row["days_by_stage"].values()) == row["age_days"] == 7.25

@@ -60,11 +60,29 @@ def move(client: TestClient, world: World, engagement_id: int, stage: str, actor
 
 
 def walk(client: TestClient, world: World, engagement_id: int, to: str) -> dict[str, Any]:
-    """Move forward along the path up to `to`."""
+    """Move forward along the path up to `to`; past won, the customer first accepts a deliverable (at won, so
+    that accepting is the account team's move)."""
     body: dict[str, Any] = {}
     for stage in PATH[1:PATH.index(to) + 1]:
         body = move(client, world, engagement_id, stage)
+        if stage == "won" and to != "won":
+            accept_a_deliverable(client, world, engagement_id)
     return body
+
+
+def accept_a_deliverable(client: TestClient, world: World, engagement_id: int) -> None:
+    """Through the API: a signed requirement version, and one deliverable submitted and accepted by customer_a."""
+    def ok(actor: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = world.call(client, "POST", f"{ENGAGEMENTS}/{engagement_id}{path}", actor, json=body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    version = ok("operator_admin", "/requirements", {"items": [{"title": "平台上线", "priority": "must"}]})
+    ok("customer_a_admin", f"/requirements/{version['number']}/sign", {})
+    made = ok("operator_admin", "/deliverables", {"title": "平台", "item_keys": ["R-1"],
+                                                  "delivered_by_org_id": world.orgs["operator"].id})
+    ok("operator_admin", f"/deliverables/{made['id']}/submit", {})
+    ok("customer_a_admin", f"/deliverables/{made['id']}/accept", {"score": 5})
 
 
 def consult(client: TestClient, world: World, engagement_id: int, actor: str = "operator_admin",
@@ -244,6 +262,8 @@ def test_an_engagement_walks_the_whole_path_with_every_move_on_the_timeline(clie
         stamps[stage] = at
         moved = move(client, world, body["id"], stage, reason=f"到 {stage}")
         assert moved["stage"] == stage
+        if stage == "won":
+            accept_a_deliverable(client, world, body["id"])
         assert datetime.fromisoformat(moved["stage_changed_at"]) == at
     final = read(client, world, body["id"])
     assert datetime.fromisoformat(final["won_at"]) == stamps["won"]
@@ -305,6 +325,11 @@ def test_mark_accepted_moves_a_delivering_engagement_and_refuses_other_stages(cl
         service.mark_accepted(db, None, engagement)
     move(client, world, body["id"], "delivering")
     db.refresh(engagement)
+    with pytest.raises(Conflict, match="no deliverables"):  # nothing was graded: not accepted
+        service.mark_accepted(db, None, engagement)
+    db.add(Deliverable(engagement_id=body["id"], title="平台上线", item_keys=["R-1"],
+                       delivered_by_org_id=world.orgs["operator"].id, status="accepted"))
+    db.flush()
     assert service.mark_accepted(db, None, engagement).stage == "accepted"
     assert service.mark_accepted(db, None, engagement).stage == "accepted"  # a second call changes nothing
     db.commit()
@@ -481,3 +506,71 @@ def test_a_retried_consultation_is_recorded_once_and_a_closed_engagement_takes_n
     move(client, world, body["id"], "closed")
     closed = world.call(client, "POST", path, "operator_admin", json={**payload, "title": "回访"})
     assert closed.status_code == 409 and error_fields(closed) == ["stage"]
+
+
+# --- acceptance ----------------------------------------------------------------------------------------
+
+
+def test_an_engagement_without_deliverables_is_not_accepted_nor_closed_from_accepted(client, world, db):
+    body = open_engagement(client, world)
+    for stage in PATH[1:PATH.index("delivering") + 1]:
+        move(client, world, body["id"], stage)
+    refused = world.call(client, "POST", f"{ENGAGEMENTS}/{body['id']}/stage", "operator_admin",
+                         json={"stage": "accepted"})
+    assert refused.status_code == 409 and error_fields(refused) == ["stage"]
+    assert "no deliverables" in refused.json()["detail"]
+    assert read(client, world, body["id"])["stage"] == "delivering"
+
+    engagement = db.get_one(Engagement, body["id"])
+    engagement.stage = "accepted"  # a row from before the rule: closing still checks it
+    db.commit()
+    refused = world.call(client, "POST", f"{ENGAGEMENTS}/{body['id']}/stage", "operator_admin",
+                         json={"stage": "closed"})
+    assert refused.status_code == 409 and error_fields(refused) == ["stage"]
+    assert read(client, world, body["id"])["stage"] == "accepted"
+
+
+# --- internal notes ------------------------------------------------------------------------------------
+
+
+def test_an_internal_note_is_on_the_providers_timeline_only(client, world, db):
+    body = open_engagement(client, world)
+    path = f"{ENGAGEMENTS}/{body['id']}/notes"
+    headers = {"Idempotency-Key": "note-1"}
+    first = world.call(client, "POST", path, "operator_admin", json={"body": "  客户预算其实只有一半，注意报价。 "},
+                       headers=headers)
+    assert first.status_code == 201, first.text
+    note = first.json()
+    assert (note["kind"], note["body"], note["actor_id"]) == ("note", "客户预算其实只有一半，注意报价。",
+                                                              world.users["operator_admin"].id)
+    again = world.call(client, "POST", path, "operator_admin", json={"body": "  客户预算其实只有一半，注意报价。 "},
+                       headers=headers)
+    assert again.status_code == 201 and again.json() == note and again.headers["Idempotent-Replay"] == "true"
+    assert count(db, EngagementEvent, EngagementEvent.kind == "note") == 1
+    assert count(db, AuditEntry, AuditEntry.action == "engagement.note") == 1
+
+    provider = read(client, world, body["id"])
+    assert [(e["kind"], e["body"]) for e in provider["events"]][-1] == ("note", note["body"])
+    for customer in ("customer_a_admin", "customer_a_member"):
+        response = world.call(client, "GET", f"{ENGAGEMENTS}/{body['id']}", customer)
+        assert response.status_code == 200
+        assert [e["kind"] for e in response.json()["events"]] == ["created"]
+        assert "预算其实" not in response.text
+        listed = world.call(client, "GET", ENGAGEMENTS, customer)
+        assert "预算其实" not in listed.text
+
+
+def test_who_may_write_a_note_and_its_length(client, world, db):
+    body = open_engagement(client, world)
+    path = f"{ENGAGEMENTS}/{body['id']}/notes"
+    world.check(client, "POST", path, {**WRITERS, "operator_admin": 201}, json={"body": "跟进"})
+    world.check(client, "POST", f"{ENGAGEMENTS}/987654/notes", {"operator_admin": 404, "customer_a_admin": 404},
+                json={"body": "跟进"})
+    for text in ("", "   \n ", "字" * 4001):
+        refused = world.call(client, "POST", path, "operator_admin", json={"body": text})
+        assert refused.status_code == 422 and error_fields(refused) == ["body"], refused.text
+    refused = world.call(client, "POST", path, "operator_admin", json={})
+    assert refused.status_code == 422 and error_fields(refused) == ["body"]
+    longest = world.call(client, "POST", path, "operator_admin", json={"body": f"  {'字' * 4000}  "})
+    assert longest.status_code == 201 and len(longest.json()["body"]) == 4000
+    assert count(db, EngagementEvent, EngagementEvent.kind == "note") == 2

@@ -15,10 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huoban.engagements import requirements, service
-from huoban.engagements.requirements_schemas import ItemIn
+from huoban.engagements.requirements_schemas import ChangeOrderCreate, DeliverableCreate, ItemIn
 from huoban.engagements.schemas import ConsultationCreate, EngagementCreate, ParticipantIn, StageIn
 from huoban.identity.service import actor_for
 from huoban.models import (
+    AuditEntry,
     ChangeOrder,
     Consultation,
     ConsultationParticipant,
@@ -85,6 +86,26 @@ def count(db: Session, model: Any, *where: Any) -> int:
 def snapshot(db: Session) -> tuple[int, ...]:
     return tuple(count(db, m) for m in (Engagement, EngagementEvent, Consultation, ConsultationParticipant,
                                         RequirementVersion, RequirementItem, ChangeOrder, Deliverable))
+
+
+def state(db: Session) -> tuple[Any, ...]:
+    """Row counts (audit included) and every status and stage a refused request could have moved."""
+    db.expire_all()
+    rows = [db.execute(select(*cols).order_by(cols[0])).all() for cols in (
+        (Engagement.id, Engagement.stage, Engagement.title, Engagement.owner_id, Engagement.updated_at),
+        (RequirementVersion.id, RequirementVersion.status), (ChangeOrder.id, ChangeOrder.status),
+        (Deliverable.id, Deliverable.status, Deliverable.score))]
+    return snapshot(db), count(db, AuditEntry), *map(tuple, rows)
+
+
+def xlsx(*titles: str) -> bytes:
+    book = Workbook()
+    book.active.append(["标题/title", "优先级/priority"])
+    for title in titles:
+        book.active.append([title, "must"])
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
 
 
 # --- the provider's pages ------------------------------------------------------------------------------
@@ -158,6 +179,85 @@ def test_operator_opens_an_engagement_and_bad_budget_is_shown_again(client, worl
     assert ok.headers["location"] == f"/engagements/{engagement.id}"
 
 
+def test_editing_an_engagement_and_bad_input_is_shown_again(client, world, db):
+    engagement = make_engagement(db, world)
+    eid, admin_id, agent_id = engagement.id, world.users["operator_admin"].id, world.users["operator_agent"].id
+    csrf = as_user(client, world, "operator_admin")
+    client.cookies.set("huoban_locale", "en")
+    assert f'href="/engagements/{eid}/edit"' in client.get(f"/engagements/{eid}").text
+    page = client.get(f"/engagements/{eid}/edit")
+    assert page.status_code == 200 and 'name="customer_org_id"' not in page.text
+    assert "<h1>Edit the engagement</h1>" in page.text and f'action="/engagements/{eid}/edit"' in page.text
+    for shown in ('value="智慧园区访客管理"', "园区访客预约、登记全部上云", 'name="budget_min" value="800000"',
+                  'name="budget_max" value="1500000"', 'value="330203"', 'value="government" selected',
+                  f'name="member_ids" value="{admin_id}" checked'):
+        assert shown in page.text, shown
+    form = {"csrf_token": csrf, "title": "智慧园区访客管理（二期）", "goal": "访客预约上云，并对接公安人口库。",
+            "budget_min": "900000", "budget_max": "1,600,000.50", "industry": "", "region_code": "",
+            "owner_id": str(agent_id), "member_ids": [str(admin_id), str(agent_id)]}
+    before = state(db)
+    for change in ({"title": " "}, {"budget_min": "2000000"}, {"budget_max": "12.345"}, {"region_code": "999999"},
+                   {"owner_id": ""}, {"owner_id": str(world.users["customer_a_admin"].id)}, {"industry": "伪造行业"},
+                   {"member_ids": [str(world.users["partner_a_admin"].id)]}):
+        bad = client.post(f"/engagements/{eid}/edit", data={**form, **change})
+        assert bad.status_code == 422, (change, bad.status_code)
+        assert 'class="alert alert-error"' in bad.text and "并对接公安人口库" in bad.text  # the typed values stay
+        assert bad.text.count('class="field-error"') == 1, change
+        assert state(db) == before
+    ok = client.post(f"/engagements/{eid}/edit", data=form, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == f"/engagements/{eid}"
+    db.refresh(engagement)
+    assert (engagement.title, engagement.budget_min_fen, engagement.budget_max_fen, engagement.industry,
+            engagement.region_code, engagement.owner_id) == ("智慧园区访客管理（二期）", 90_000_000, 160_000_050,
+                                                              None, None, agent_id)
+    assert sorted(m.user_id for m in service.members(db, engagement)) == sorted([admin_id, agent_id])
+    detail = client.get(f"/engagements/{eid}").text
+    for text in ("Changed the title.", "Changed the goal.", "Changed the budget.", "Changed the account manager."):
+        assert text in detail, text
+    again = client.get(f"/engagements/{eid}/edit").text  # the owner is offered though not in a sales role
+    assert f'<option value="{agent_id}" selected>' in again and 'name="budget_max" value="1600000.50"' in again
+
+    csrf = as_user(client, world, "operator_agent")  # reads, but does not sell
+    assert 'id="edit-engagement"' not in client.get(f"/engagements/{eid}").text
+    before = state(db)
+    refused = client.post(f"/engagements/{eid}/edit", data={**form, "csrf_token": csrf, "title": "改名"})
+    assert refused.status_code == 403 and 'class="alert alert-error"' in refused.text
+    assert state(db) == before
+
+
+def test_internal_notes_show_on_the_provider_timeline_only(client, world, db):
+    engagement = make_engagement(db, world, versions=1)
+    eid, note = engagement.id, "客户信息中心主任倾向国产数据库-IN62"
+    csrf = as_user(client, world, "operator_admin")
+    client.cookies.set("huoban_locale", "en")
+    assert 'id="note-form"' in client.get(f"/engagements/{eid}").text
+    before = state(db)
+    for body in ("   ", "长" * 4001):
+        bad = client.post(f"/engagements/{eid}/notes", data={"csrf_token": csrf, "body": body})
+        assert bad.status_code == 422 and bad.text.count('class="field-error"') == 1
+        assert 'id="note-form"' in bad.text and body.strip() in bad.text
+        assert state(db) == before
+    ok = client.post(f"/engagements/{eid}/notes", data={"csrf_token": csrf, "body": note}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == f"/engagements/{eid}#timeline"
+    event = db.scalar(select(EngagementEvent).where(EngagementEvent.engagement_id == eid,
+                                                    EngagementEvent.kind == "note"))
+    assert (event.body, event.is_internal, event.actor_id) == (note, True, world.users["operator_admin"].id)
+    timeline = client.get(f"/engagements/{eid}").text.split('id="timeline"')[1]
+    entry = timeline.split('class="event ev-note internal" data-kind="note"')[1].split("</li>")[0]
+    assert note in entry and "Internal note" in entry and 'class="badge internal-badge">Internal<' in entry
+
+    csrf = as_user(client, world, "operator_agent")
+    assert 'id="note-form"' not in client.get(f"/engagements/{eid}").text
+    before = state(db)
+    assert client.post(f"/engagements/{eid}/notes", data={"csrf_token": csrf, "body": "x"}).status_code == 403
+    for who in ("customer_a_admin", "customer_a_member"):
+        csrf = as_user(client, world, who)
+        portal = client.get(f"/portal/engagements/{eid}")
+        assert portal.status_code == 200 and "IN62" not in portal.text and 'data-kind="note"' not in portal.text
+        assert client.post(f"/engagements/{eid}/notes", data={"csrf_token": csrf, "body": "x"}).status_code == 404
+    assert count(db, EngagementEvent, EngagementEvent.kind == "note") == 1
+
+
 def test_recording_a_consultation_and_bad_input(client, world, db):
     engagement = make_engagement(db, world)
     csrf = as_user(client, world, "operator_admin")
@@ -208,6 +308,32 @@ def test_a_new_requirements_version_from_the_editor(client, world, db):
     assert [(i.key, i.title) for i in items] == [("R-1", "单点登录"), ("R-3", "报表导出"), ("R-4", "访客黑名单")]
     diff = client.get(f"/engagements/{engagement.id}/requirements/diff?from=1&to=2").text
     assert "<ins>或钉钉</ins>" in diff and 'class="diff-item diff-removed" data-key="R-2"' in diff
+
+
+def test_moved_items_make_a_version_in_the_new_order(client, world, db):
+    """The editor's move buttons renumber the rows (engagements.js); the form posted in the new order saves the
+    items in that order, and the diff shows the item as moved."""
+    engagement = make_engagement(db, world, versions=2)
+    csrf = as_user(client, world, "operator_admin")
+    edit = client.get(f"/engagements/{engagement.id}/requirements/edit").text
+    assert edit.count('data-move="up"') == edit.count('data-move="down"') == 5  # three items, two blank rows
+    assert '<script src="/static/js/engagements.js" defer></script>' in edit and "<script>" not in edit
+    assert "insertBefore" in client.get("/static/js/engagements.js").text
+    shown = requirements.item_dicts(db, requirements.get_version(db, engagement, 2))  # as the editor fills it
+    moved = [shown[2], shown[0], shown[1]]  # R-3 moved up twice
+    form = {"csrf_token": csrf, "mode": "version", "note": "报表优先",
+            **{f"items-{n}-{field}": str(value or "") for n, item in enumerate(moved) for field, value in item.items()}}
+    before = snapshot(db)
+    bad = client.post(f"/engagements/{engagement.id}/requirements", data={**form, "items-1-title": ""})
+    assert bad.status_code == 422 and bad.text.index('value="R-3"') < bad.text.index('value="R-1"')
+    assert snapshot(db) == before
+    ok = client.post(f"/engagements/{engagement.id}/requirements", data=form, follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    v3 = requirements.get_version(db, engagement, 3)
+    assert [(i.key, i.position) for i in requirements.items(db, v3)] == [("R-3", 1), ("R-1", 2), ("R-2", 3)]
+    diff = client.get(f"/engagements/{engagement.id}/requirements/diff?from=2&to=3").text
+    assert diff.count('class="diff-item diff-moved"') == 1 and 'diff-moved" data-key="R-3"' in diff
+    assert "diff-changed" not in diff and "diff-added" not in diff and "diff-removed" not in diff
 
 
 def test_excel_import_lists_bad_rows_and_export_round_trips(client, world, db):
@@ -292,6 +418,51 @@ def test_other_customers_and_partners_get_404(client, world, db):
     assert client.get("/engagements").status_code == 404 and client.get("/portal/engagements").status_code == 404
     as_user(client, world, "customer_b_admin")
     assert "智慧园区访客管理" not in client.get("/portal/engagements").text
+
+
+def test_other_customers_and_partners_change_nothing_through_any_form(client, world, db):
+    """Every form post of both sides, by another customer's admin and by a partner's admin: 404 (as for reading),
+    and not a row, status or audit entry changes."""
+    engagement = make_engagement(db, world, versions=1, stage="delivering")
+    eid, admin, operator = engagement.id, act(db, world, "operator_admin"), world.orgs["operator"].id
+    keyed = [i.model_copy(update={"key": f"R-{k + 1}"}) for k, i in enumerate(ITEMS)]
+    order = requirements.propose_change(db, admin, eid, ChangeOrderCreate(
+        items=[*keyed, ItemIn(title="访客黑名单")], reason="增加访客黑名单", effort_hours=8, price_impact_fen=100_000))
+    pending, submitted = (requirements.create_deliverable(db, admin, eid, DeliverableCreate(
+        title=title, item_keys=["R-1"], delivered_by_org_id=operator)) for title in ("预约小程序", "登记终端"))
+    requirements.submit_deliverable(db, admin, eid, submitted.id)
+    db.commit()
+    new = {"customer_org_id": str(world.orgs["customer_a"].id), "title": "数据中台咨询", "goal": "打通数据。",
+           "owner_id": str(world.users["operator_admin"].id)}
+    posts = {
+        f"/engagements/{eid}/stage": {"stage": "accepted"},
+        f"/engagements/{eid}/edit": {**new, "title": "改名-XT31"},
+        f"/engagements/{eid}/notes": {"body": "越权备注"},
+        f"/engagements/{eid}/consultations": {"kind": "call", "held_on": "2026-04-08", "title": "电话"},
+        f"/engagements/{eid}/requirements": {"mode": "version", "items-0-title": "越权需求"},
+        f"/engagements/{eid}/deliverables": {"title": "越权交付", "item_keys": "R-1",
+                                             "delivered_by_org_id": str(operator)},
+        f"/engagements/{eid}/deliverables/{pending.id}/submit": {},
+        f"/portal/engagements/{eid}/change-orders/{order.id}/decision": {"decision": "approve", "comment": "同意"},
+        f"/portal/engagements/{eid}/deliverables/{submitted.id}/grade": {"decision": "accept", "score": "5"},
+        f"/portal/engagements/{eid}/requirements/2/decision": {"decision": "return", "comment": "退回"},
+        "/engagements/new": new,
+    }
+    for who in ("customer_b_admin", "partner_a_admin"):
+        csrf = as_user(client, world, who)
+        before = state(db)  # after signing in, which is audited
+        for path, data in posts.items():
+            assert client.post(path, data={"csrf_token": csrf, **data}).status_code == 404, (who, path)
+            assert state(db) == before, (who, path)
+        imported = client.post(f"/engagements/{eid}/requirements/import", data={"csrf_token": csrf},
+                               files={"file": ("需求.xlsx", xlsx("越权导入"), "application/octet-stream")})
+        assert imported.status_code == 404, who
+        for path in (f"/engagements/{eid}/edit", "/engagements/new", "/engagements/reports/effort"):
+            assert client.get(path).status_code == 404, (who, path)
+        assert state(db) == before, who
+    as_user(client, world, "operator_admin")  # the forms were real: the provider sees the work still open
+    page = client.get(f"/engagements/{eid}").text
+    assert f'data-order="{order.id}" data-status="pending"' in page and "越权备注" not in page
 
 
 def test_customer_admin_signs_off_or_returns_in_the_portal(client, world, db):
@@ -492,6 +663,8 @@ def test_a_version_submitted_before_the_win_is_not_offered_for_sign_off_after_it
     client.cookies.set("huoban_locale", "en")
     page = client.get(f"/portal/engagements/{engagement.id}").text
     assert 'id="signoff-form"' in page and 'id="change-only"' in page and 'id="sign-off"' not in page
+    listing = client.get("/portal/engagements").text  # it can only be returned: nothing waits for a sign-off
+    assert f'data-engagement="{engagement.id}"' in listing and 'class="signoffs" data-count="0"' in listing
     before = snapshot(db)
     refused = client.post(f"/portal/engagements/{engagement.id}/requirements/2/decision",
                           data={"csrf_token": csrf, "decision": "sign"})

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from huoban.models import AuditEntry, Deliverable, Engagement, EngagementEvent, RequirementItem, RequirementVersion
 
@@ -238,15 +239,17 @@ def test_a_version_submitted_before_the_win_cannot_be_signed_after_it(client, wo
                          "customer_a_admin", json={"comment": "同意"})
     assert refused.status_code == 409, refused.text
     assert refused.json()["errors"][0]["field"] == "stage"
-    assert "change order" in refused.json()["detail"] and "/api/" not in refused.json()["detail"]
+    expected = "are final" if stage == "accepted" else "change order"
+    assert expected in refused.json()["detail"] and "/api/" not in refused.json()["detail"]
     current = call(client, world, "customer_a_admin", "GET", f"/{engagement.id}/requirements/current")
     assert (current["number"], len(current["items"])) == (1, len(ITEMS))  # the signed scope did not change
     listed = call(client, world, "customer_a_admin", "GET", f"/{engagement.id}/requirements")
     assert [(v["number"], v["status"]) for v in listed] == [(1, "signed"), (2, "submitted")]
-    # returning it is still fine, and the change goes through a change order the customer approves
+    # returning it is still fine; a change goes through a change order until the engagement is accepted
     call(client, world, "customer_a_admin", "POST", f"/{engagement.id}/requirements/2/return",
          json={"comment": "请走变更单"})
-    call(client, world, "operator_admin", "POST", f"/{engagement.id}/change-orders", 201, json=change())
+    call(client, world, "operator_admin", "POST", f"/{engagement.id}/change-orders",
+         409 if stage == "accepted" else 201, json=change())
 
 
 def test_a_won_engagement_without_a_signed_version_can_still_sign_its_first(client, world, db):
@@ -375,3 +378,125 @@ def test_permission_matrix_on_every_endpoint(client, world, db):
         world.check(client, "POST", base + path, {**allowed, **OUTSIDERS}, json=body)
     world.check(client, "POST", "/api/v1/engagements/999999/requirements",
                 {"operator_admin": 404, "customer_a_admin": 404, "anonymous": 401}, json={"items": ITEMS})
+
+
+# --- acceptance, change orders and the stage ------------------------------------------------------------
+
+
+def stage(client, world, eid: int, target: str, expect: int = 200) -> Any:  # type: ignore[no-untyped-def]
+    return call(client, world, "operator_admin", "POST", f"/{eid}/stage", expect, json={"stage": target})
+
+
+def test_accepted_means_at_least_one_deliverable_all_accepted(client, world, db):
+    engagement, _ = signed_engagement(client, world, db, stage="delivering")
+    eid = engagement.id
+    refused = stage(client, world, eid, "accepted", 409)
+    assert refused["errors"][0]["field"] == "stage" and "no deliverables" in refused["detail"]
+    made = call(client, world, "operator_admin", "POST", f"/{eid}/deliverables", 201,
+                json={"title": "访客小程序", "item_keys": ["R-1"], "delivered_by_org_id": world.orgs["operator"].id})
+    refused = stage(client, world, eid, "accepted", 409)
+    assert refused["errors"][0]["field"] == "stage" and "1 deliverables are not accepted" in refused["detail"]
+    call(client, world, "operator_admin", "POST", f"/{eid}/deliverables/{made['id']}/submit")
+    call(client, world, "customer_a_admin", "POST", f"/{eid}/deliverables/{made['id']}/accept", json={"score": 5})
+    db.refresh(engagement)
+    assert engagement.stage == "accepted"
+
+    # accepted: nothing more to deliver, and closing keeps what acceptance meant
+    refused = call(client, world, "operator_admin", "POST", f"/{eid}/deliverables", 409,
+                   json={"title": "补充", "item_keys": ["R-1"], "delivered_by_org_id": world.orgs["operator"].id})
+    assert refused["errors"][0]["field"] == "stage"
+    assert count(db, Deliverable) == 1
+    assert stage(client, world, eid, "closed")["stage"] == "closed"
+
+
+def test_a_pending_deliverable_left_on_an_accepted_engagement_blocks_closing(client, world, db):
+    engagement, _ = signed_engagement(client, world, db, stage="accepted")
+    db.add(Deliverable(engagement_id=engagement.id, title="旧数据", item_keys=["R-1"],
+                       delivered_by_org_id=world.orgs["operator"].id, status="pending"))
+    db.commit()  # a row from before the rule
+    (row,) = call(client, world, "operator_admin", "GET", f"/{engagement.id}/deliverables")
+    refused = call(client, world, "operator_admin", "POST", f"/{engagement.id}/deliverables/{row['id']}/submit", 409)
+    assert refused["errors"][0]["field"] == "stage"
+    refused = stage(client, world, engagement.id, "closed", 409)
+    assert refused["errors"][0]["field"] == "stage" and "not accepted" in refused["detail"]
+    db.refresh(engagement)
+    assert engagement.stage == "accepted"
+
+
+def test_a_pending_change_order_holds_acceptance_until_the_customer_decides(client, world, db):
+    engagement, _ = signed_engagement(client, world, db, stage="delivering")
+    eid = engagement.id
+    made = deliver(client, world, eid, "访客小程序")
+    order = call(client, world, "operator_admin", "POST", f"/{eid}/change-orders", 201, json=change())
+    call(client, world, "customer_a_admin", "POST", f"/{eid}/deliverables/{made['id']}/accept", json={"score": 5})
+    db.refresh(engagement)
+    assert engagement.stage == "delivering"  # every deliverable is accepted, but the change is undecided
+    refused = stage(client, world, eid, "accepted", 409)
+    assert refused["errors"][0]["field"] == "stage" and f"Change order {order['id']}" in refused["detail"]
+
+    call(client, world, "customer_a_admin", "POST", f"/{eid}/change-orders/{order['id']}/reject",
+         json={"comment": "本期不做"})
+    assert stage(client, world, eid, "accepted")["stage"] == "accepted"
+    refused = call(client, world, "operator_admin", "POST", f"/{eid}/change-orders", 409, json=change())
+    assert refused["errors"][0]["field"] == "stage" and "settled" in refused["detail"]
+    assert [c["status"] for c in call(client, world, "operator_admin", "GET", f"/{eid}/change-orders")] == [
+        "rejected"]
+
+
+@pytest.mark.parametrize("later", ["accepted", "closed"])
+def test_a_change_order_is_not_decided_once_the_engagement_is_accepted_or_closed(client, world, db, later):
+    engagement, _ = signed_engagement(client, world, db, stage="delivering")
+    eid = engagement.id
+    order = call(client, world, "operator_admin", "POST", f"/{eid}/change-orders", 201, json=change())
+    made = deliver(client, world, eid, "访客小程序")
+    call(client, world, "customer_a_admin", "POST", f"/{eid}/deliverables/{made['id']}/accept", json={"score": 4})
+    engagement.stage = later  # rows from before the rule: an order left pending past delivery
+    db.commit()
+    for action in ("approve", "reject"):
+        refused = call(client, world, "customer_a_admin", "POST", f"/{eid}/change-orders/{order['id']}/{action}",
+                       409, json={})
+        assert refused["errors"][0]["field"] == "stage"
+    listed = call(client, world, "customer_a_admin", "GET", f"/{eid}/change-orders")
+    assert [c["status"] for c in listed] == ["pending"]
+    current = call(client, world, "customer_a_admin", "GET", f"/{eid}/requirements/current")
+    assert current["number"] == 1  # the change never took effect
+    if later == "accepted":
+        refused = stage(client, world, eid, "closed", 409)
+        assert refused["errors"][0]["field"] == "stage" and "Change order" in refused["detail"]
+
+
+# --- immutability in the database -----------------------------------------------------------------------
+
+
+def refused_by_the_database(db, sql: str, **params: Any) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DBAPIError), db.begin_nested():
+        db.execute(text(sql), params)
+
+
+def test_the_database_refuses_to_edit_or_delete_requirements(client, world, db):
+    engagement, v1 = signed_engagement(client, world, db, stage="delivering")
+    call(client, world, "operator_admin", "POST", f"/{engagement.id}/change-orders", 201, json=change())
+    item = v1["items"][0]
+    version_id = v1["id"]
+    refused_by_the_database(db, "UPDATE requirement_items SET title = '改过' WHERE version_id = :v AND key = :k",
+                            v=version_id, k=item["key"])
+    refused_by_the_database(db, "DELETE FROM requirement_items WHERE version_id = :v", v=version_id)
+    refused_by_the_database(db, "DELETE FROM requirement_versions WHERE id = :v", v=version_id)
+    refused_by_the_database(db, "UPDATE requirement_versions SET note = '改过' WHERE id = :v", v=version_id)
+    refused_by_the_database(db, "UPDATE requirement_versions SET number = 9 WHERE id = :v", v=version_id)
+    refused_by_the_database(db, "UPDATE requirement_versions SET status = 'returned' WHERE id = :v", v=version_id)
+    refused_by_the_database(db, "UPDATE requirement_versions SET decision_comment = '改过' WHERE id = :v",
+                            v=version_id)
+    # the change order's version may only be signed or rejected, never e.g. returned or set back
+    refused_by_the_database(db, "UPDATE requirement_versions SET status = 'returned' WHERE number = 2")
+    refused_by_the_database(db, "UPDATE requirement_versions SET decision_comment = 'x' WHERE number = 2")
+
+    db.expire_all()
+    again = call(client, world, "customer_a_member", "GET", f"/{engagement.id}/requirements/1")
+    assert (again["status"], again["note"], again["decision_comment"], again["items"]) == (
+        "signed", v1["note"], "同意", v1["items"])
+    # what the services do is still allowed: the customer approves the change
+    order = call(client, world, "customer_a_admin", "GET", f"/{engagement.id}/change-orders")[0]
+    call(client, world, "customer_a_admin", "POST", f"/{engagement.id}/change-orders/{order['id']}/approve",
+         json={})
+    assert call(client, world, "operator_admin", "GET", f"/{engagement.id}/requirements/current")["number"] == 2

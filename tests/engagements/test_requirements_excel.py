@@ -147,3 +147,15 @@ def test_an_owner_the_import_cannot_resolve_is_a_row_error(client, world, db):
     good = upload(client, world, engagement.id, sheet([["标题", "负责人"], ["单点登录", "OPERATOR_AGENT@world.test"]]))
     assert [i["owner_id"] for i in good["items"]] == [world.users["operator_agent"].id]
 
+
+
+def test_every_error_of_a_row_is_reported(client, world, db):
+    engagement = make_engagement(db, world)
+    data = sheet([["编号", "标题", "优先级", "负责人"],
+                  ["R-1", "单点登录", "必须", None],
+                  ["R-1", None, "urgent", "nobody@example.com"],
+                  [None, "x" * 201, "緊急", "customer_a_member@world.test"]])
+    body = upload(client, world, engagement.id, data, expect=422)
+    assert sorted((e["row"], e["field"]) for e in body["errors"]) == [
+        (3, "key"), (3, "owner"), (3, "priority"), (3, "title"), (4, "priority"), (4, "title")]
+    assert versions(db) == 0

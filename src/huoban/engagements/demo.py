@@ -7,8 +7,9 @@ all, 王强 is the presales team; each customer's customer_admin signs off or re
 versions and approves change orders; deliverables are graded by the customer.
 
 Stages covered: inquiry, consulting, proposal, bidding, won, lost (with a reason), delivering, accepted,
-closed; every engagement has requirement versions (early drafts before the proposal), and the delivering one
-has a graded deliverable and two waiting for the customer's grade. Idempotent: nothing is added when any demo
+closed; every engagement has at least two consultations and at least two requirement versions (early drafts
+and their revision before the proposal), and the delivering one has a graded deliverable and two waiting for
+the customer's grade (its change order still pending keeps it delivering). Idempotent: nothing is added when any demo
 customer already has an engagement.
 """
 
@@ -74,10 +75,12 @@ PLANS: list[Plan] = [
          "希望评估省公共数据平台 2027 年数据量增长，提前规划计算与存储扩容。", (80, 150), "government",
          "inquiry", 20, 5,
          [(2, "call", "扩容需求初步沟通", "冯晓介绍了 2026 年数据量增长约 40%，计划明年一季度立项。",
-           "李静整理现有资源台账，下周发送。")],
+           "李静整理现有资源台账，下周发送。"),
+          (9, "meeting", "第 2 版需求评审会", "与韩冰逐项核对资源台账与季度容量预测：存储利用率已达 78%，"
+           "计算峰值集中在月末。", "局方内部确认第 2 版后，李静准备立项材料。")],
          [("资源现状台账", "must", "列出现有计算、存储资源及近 12 个月利用率"),
           ("2027 年容量预测", "should", "给出数据量、计算量的季度预测及依据")],
-         [None]),
+         ["return", None], ["台账之外请补充 2027 年容量预测，按季度给出。"]),
     Plan("浙江省大数据发展管理局", "一体化智能化公共数据平台数据治理二期",
          "对人口、法人、电子证照等基础库开展数据质量治理，建立数据标准与质量评价体系。", (300, 500),
          "government", "proposal", 150, 25,

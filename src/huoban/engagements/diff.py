@@ -3,13 +3,15 @@
 Items are matched by `key` (R-1, R-2, ...), which follows an item across versions. The result
 names the items added and removed, the fields changed on items kept (text fields with a
 word-level diff: Chinese cut into words with jieba, Latin text split on spaces and punctuation)
-and the items whose order changed relative to the others.
+and the items whose order changed relative to the others: the fewest moves that turn the old order
+into the new one (the kept items outside a longest increasing subsequence of their old positions).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from difflib import SequenceMatcher
 from typing import Any
@@ -47,15 +49,35 @@ def word_diff(old: str | None, new: str | None) -> list[dict[str, str]]:
     return segments
 
 
+def _longest_increasing(values: Sequence[int]) -> set[int]:
+    """Indexes into `values` of one longest strictly increasing subsequence (patience sorting, O(n log n))."""
+    tail_values: list[int] = []  # tail_values[k]: the smallest last value of an increasing run of length k + 1
+    tail_index: list[int] = []  # ... and its index in `values`
+    before = [-1] * len(values)  # the previous index of the run each value ends
+    for i, value in enumerate(values):
+        k = bisect_left(tail_values, value)
+        if k:
+            before[i] = tail_index[k - 1]
+        if k == len(tail_values):
+            tail_values.append(value)
+            tail_index.append(i)
+        else:
+            tail_values[k], tail_index[k] = value, i
+    out: set[int] = set()
+    i = tail_index[-1] if tail_index else -1
+    while i != -1:
+        out.add(i)
+        i = before[i]
+    return out
+
+
 def _moved(old_keys: Sequence[str], new_keys: Sequence[str]) -> set[str]:
-    """Keys kept in both versions that left the longest common order (the ones a reader sees move)."""
-    common = set(old_keys) & set(new_keys)
-    a = [k for k in old_keys if k in common]
-    b = [k for k in new_keys if k in common]
-    stayed: set[str] = set()
-    for block in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
-        stayed.update(a[block.a:block.a + block.size])
-    return common - stayed
+    """Keys kept in both versions that a reader sees move: the fewest, i.e. those outside a longest
+    subsequence of kept items whose old order the new version keeps."""
+    old_index = {key: i for i, key in enumerate(old_keys)}
+    kept = [key for key in new_keys if key in old_index]
+    stayed = _longest_increasing([old_index[key] for key in kept])
+    return {key for i, key in enumerate(kept) if i not in stayed}
 
 
 def diff_items(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -83,8 +105,7 @@ def diff_items(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]
         if fields:
             changed.append({"key": key, "title": after.get("title"), "fields": fields})
     moved = _moved(old_keys, new_keys)
-    reordered = [
-        {"key": key, "old_position": old_keys.index(key) + 1, "new_position": new_keys.index(key) + 1}
-        for key in new_keys if key in moved
-    ]
+    old_position = {key: i for i, key in enumerate(old_keys, start=1)}
+    reordered = [{"key": key, "old_position": old_position[key], "new_position": position}
+                 for position, key in enumerate(new_keys, start=1) if key in moved]
     return {"added": added, "removed": removed, "changed": changed, "reordered": reordered}

@@ -72,6 +72,36 @@ def _rows(data: bytes) -> list[tuple[Any, ...]]:
         raise Invalid("Not a readable .xlsx file.", field="file") from None
 
 
+def _read_row(number: int, values: dict[str, Any], owners: Mapping[str, int],
+              seen: dict[str, int]) -> tuple[ItemIn | None, list[dict[str, Any]]]:
+    """The item of one row, or every error of it (each field is checked whatever the others hold); a new key
+    is remembered in `seen` against its row."""
+    errors: list[dict[str, Any]] = []
+    priority = values.get("priority")
+    values["priority"] = PRIORITIES.get((priority or "should").lower())
+    if values["priority"] is None:
+        errors.append({"row": number, "field": "priority", "message": "must/should/could or 必须/应该/可以"})
+    owner = values.pop("owner", None)
+    if owner is not None:
+        values["owner_id"] = owners.get(owner.lower())
+        if values["owner_id"] is None:
+            errors.append({"row": number, "field": "owner",
+                           "message": "not a user of the provider, a partner or the customer"})
+    key = values.get("key")
+    if key is not None:
+        if key in seen:
+            errors.append({"row": number, "field": "key", "message": f"already used in row {seen[key]}"})
+        else:
+            seen[key] = number
+    try:
+        item = ItemIn.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        errors.extend({"row": number, "field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+                      for err in exc.errors())
+        return None, errors
+    return (None if errors else item), errors
+
+
 def read_items(data: bytes, owners: Mapping[str, int]) -> list[ItemIn]:
     """Items from the first sheet of an .xlsx; RowErrors/Invalid when anything is wrong. `owners` maps the
     lower-case e-mail of each user who may own an item to the user's id."""
@@ -92,35 +122,17 @@ def read_items(data: bytes, owners: Mapping[str, int]) -> list[ItemIn]:
     errors: list[dict[str, Any]] = []
     out: list[ItemIn] = []
     seen: dict[str, int] = {}
+    filled = 0
     for number, row in enumerate(rows[1:], start=2):
         values: dict[str, Any] = {name: _cell(row[i]) if i < len(row) else None for name, i in columns.items()}
         if not any(values.values()):
             continue
-        priority = values.get("priority")
-        if priority is not None and priority.lower() not in PRIORITIES:
-            errors.append({"row": number, "field": "priority", "message": "must/should/could or 必须/应该/可以"})
-            continue
-        values["priority"] = PRIORITIES[priority.lower()] if priority else "should"
-        owner = values.pop("owner", None)
-        if owner is not None:
-            if owner.lower() not in owners:
-                errors.append({"row": number, "field": "owner",
-                               "message": "not a user of the provider, a partner or the customer"})
-                continue
-            values["owner_id"] = owners[owner.lower()]
-        key = values.get("key")
-        if key is not None and key in seen:
-            errors.append({"row": number, "field": "key", "message": f"already used in row {seen[key]}"})
-            continue
-        try:
-            out.append(ItemIn.model_validate({k: v for k, v in values.items() if v is not None}))
-        except ValidationError as exc:
-            for err in exc.errors():
-                errors.append({"row": number, "field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]})
-            continue
-        if key is not None:
-            seen[key] = number
-    if len(out) + len(errors) > MAX_ROWS:
+        filled += 1
+        item, row_errors = _read_row(number, values, owners, seen)
+        errors.extend(row_errors)
+        if item is not None:
+            out.append(item)
+    if filled > MAX_ROWS:
         raise Invalid("At most %(n)s requirement rows per file.", field="file", n=MAX_ROWS)
     if errors:
         raise RowErrors(errors)

@@ -26,8 +26,8 @@ from huoban.deps import DbSession
 from huoban.engagements import excel, portal_pages, reports, requirements, service
 from huoban.engagements.repository import get_engagement
 from huoban.engagements.requirements_schemas import ChangeOrderCreate, DeliverableCreate, ItemIn
-from huoban.engagements.schemas import ConsultationCreate, EngagementCreate, ParticipantIn, StageIn
-from huoban.engagements.views import RowId, export_response, people, show_page, version_rows
+from huoban.engagements.schemas import ConsultationCreate, EngagementCreate, EngagementUpdate, ParticipantIn, StageIn
+from huoban.engagements.views import RowId, export_response, people, show_page, version_rows, yuan_input
 from huoban.errors import HuobanError, Invalid, NotFound
 from huoban.identity import repository as identity_repository
 from huoban.identity.actor import Actor
@@ -206,45 +206,91 @@ def engagement_list(
     })
 
 
-# --- a new engagement --------------------------------------------------------------------------------
+# --- a new engagement, and editing one ----------------------------------------------------------------
+
+FORM_FIELDS = ("title", "goal", "budget_min", "budget_max", "industry", "region_code", "owner_id")
 
 
-def _new_form(request: Request, session: Session, actor: Actor, values: dict[str, Any], *,
-              message: str | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+def _form_values(form: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {k: str(form.get(k) or "") for k in ("customer_org_id", *FORM_FIELDS)}
+    values["member_ids"] = [str(v) for v in form.getlist("member_ids")]
+    return values
+
+
+def _form_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields the new-engagement and edit forms share, as the schemas take them; a bad one raises with its
+    field named."""
+    if values["industry"] and values["industry"] not in INDUSTRIES:
+        raise Invalid("Choose one of the offered options.", field="industry")
+    return {"title": values["title"].strip(), "goal": values["goal"].strip(),
+            "budget_min_fen": _fen(values["budget_min"], "budget_min_fen"),
+            "budget_max_fen": _fen(values["budget_max"], "budget_max_fen"), "industry": values["industry"] or None,
+            "region_code": values["region_code"].strip() or None, "owner_id": form_id(values["owner_id"], "owner_id"),
+            "member_ids": [n for i, v in enumerate(values["member_ids"]) if (n := form_id(v, f"member_ids.{i}"))]}
+
+
+def _engagement_form(request: Request, session: Session, actor: Actor, values: dict[str, Any], *,
+                     engagement: Engagement | None = None, message: str | None = None,
+                     errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    """The form for a new engagement, or for changing one (without its customer). The people offered are the
+    sales staff, plus whoever already owns or works on the engagement."""
+    sales = _sales(session)
+    chosen = {values["owner_id"], *values["member_ids"]}
+    sales += [u for u in _operators(session) if str(u.id) in chosen and u not in sales]
     return show_page(request, "engagements/new.html", {
-        "values": values, "message": message, "errors": errors or {}, "customers": _customers(session, actor),
-        "sales": _sales(session), "industries": INDUSTRIES,
+        "values": values, "message": message, "errors": errors or {}, "engagement": engagement,
+        "customers": [] if engagement else _customers(session, actor), "sales": sales, "industries": INDUSTRIES,
     }, status_code=status)
 
 
 @router.get("/engagements/new", response_class=HTMLResponse)
 def new_engagement_form(request: Request, session: DbSession, actor: PageActor) -> Response:
     _provider(actor)
-    return _new_form(request, session, actor, {"owner_id": str(actor.user_id), "member_ids": []})
+    return _engagement_form(request, session, actor, {"owner_id": str(actor.user_id), "member_ids": []})
 
 
 @router.post("/engagements/new", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def create_engagement(request: Request, session: DbSession, actor: PageActor) -> Response:
     _provider(actor)
-    form = await request.form()
-    values: dict[str, Any] = {k: str(form.get(k) or "") for k in (
-        "customer_org_id", "title", "goal", "budget_min", "budget_max", "industry", "region_code", "owner_id")}
-    values["member_ids"] = [str(v) for v in form.getlist("member_ids")]
+    values = _form_values(await request.form())
     try:
         with session.begin_nested():
-            if values["industry"] and values["industry"] not in INDUSTRIES:
-                raise Invalid("Choose one of the offered options.", field="industry")
-            data = EngagementCreate(
-                customer_org_id=form_id(values["customer_org_id"], "customer_org_id"), title=values["title"].strip(),
-                goal=values["goal"].strip(), budget_min_fen=_fen(values["budget_min"], "budget_min_fen"),
-                budget_max_fen=_fen(values["budget_max"], "budget_max_fen"), industry=values["industry"] or None,
-                region_code=values["region_code"].strip() or None, owner_id=form_id(values["owner_id"], "owner_id"),
-                member_ids=[n for i, v in enumerate(values["member_ids"]) if (n := form_id(v, f"member_ids.{i}"))])
-            engagement = service.create_engagement(session, actor, data)
+            customer = form_id(values["customer_org_id"], "customer_org_id")
+            engagement = service.create_engagement(session, actor, EngagementCreate(
+                customer_org_id=customer, **_form_fields(values)))
     except (HuobanError, ValidationError) as exc:
         message, errors, status = form_errors(request, exc)
-        return _new_form(request, session, actor, values, message=message, errors=errors, status=status)
+        return _engagement_form(request, session, actor, values, message=message, errors=errors, status=status)
     return RedirectResponse(f"/engagements/{engagement.id}", status_code=303)
+
+
+@router.get("/engagements/{engagement_id}/edit", response_class=HTMLResponse)
+def edit_engagement_form(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
+    _provider(actor)
+    e = _engagement(session, actor, engagement_id)
+    values = {"title": e.title, "goal": e.goal, "budget_min": yuan_input(e.budget_min_fen),
+              "budget_max": yuan_input(e.budget_max_fen), "industry": e.industry or "",
+              "region_code": e.region_code or "", "owner_id": str(e.owner_id),
+              "member_ids": [str(m.user_id) for m in service.members(session, e)]}
+    return _engagement_form(request, session, actor, values, engagement=e)
+
+
+@router.post("/engagements/{engagement_id}/edit", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def edit_engagement(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
+    """Every field of the form is sent, so an emptied budget, industry or region is cleared (the API's PATCH
+    with all of them set); the presales team is replaced by the boxes ticked."""
+    _provider(actor)
+    _engagement(session, actor, engagement_id)
+    values = _form_values(await request.form())
+    try:
+        with session.begin_nested():
+            service.update_engagement(session, actor, engagement_id, EngagementUpdate(**_form_fields(values)))
+    except (HuobanError, ValidationError) as exc:
+        message, errors, status = form_errors(request, exc)
+        session.expire_all()
+        return _engagement_form(request, session, actor, values, engagement=_engagement(session, actor, engagement_id),
+                                message=message, errors=errors, status=status)
+    return RedirectResponse(f"/engagements/{engagement_id}", status_code=303)
 
 
 # --- one engagement ----------------------------------------------------------------------------------
@@ -281,7 +327,10 @@ def _detail(request: Request, session: Session, actor: Actor, engagement: Engage
         "participant_users": _operators(session) + _org_users(session, engagement.customer_org_id),
         "values": values, "message": message, "errors": errors or {}, "row_errors": row_errors or [],
         "today": date.today().isoformat(), "is_sales": service.is_sales(actor),
-        "change_mode": engagement.stage in requirements.WON_STAGES and current is not None,
+        "change_mode": engagement.stage in requirements.DELIVERY_STAGES and current is not None,
+        # accepted with signed requirements: the scope is settled, neither versions nor change orders
+        "scope_final": engagement.stage == "accepted" and current is not None,
+        "delivery_open": engagement.stage in requirements.DELIVERY_STAGES,
     }, status_code=status)
 
 
@@ -379,6 +428,14 @@ async def record_consultation(request: Request, session: DbSession, actor: PageA
     return _act(request, session, actor, engagement_id, {"consultation": values}, go, "#consultations")
 
 
+@router.post("/engagements/{engagement_id}/notes", response_class=HTMLResponse, dependencies=[CsrfChecked])
+async def add_note(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
+    """An internal note on the provider's timeline; the portal never shows it."""
+    body = str((await request.form()).get("body") or "")
+    return _act(request, session, actor, engagement_id, {"note": body},
+                lambda: service.add_note(session, actor, engagement_id, body.strip()), "#timeline")
+
+
 # --- requirements ------------------------------------------------------------------------------------
 
 
@@ -387,7 +444,7 @@ def _editor(request: Request, session: Session, actor: Actor, engagement: Engage
             status: int = 200) -> Response:
     latest = requirements.latest_version(session, engagement)
     current = requirements.current_version(session, engagement)
-    change_mode = engagement.stage in requirements.WON_STAGES and current is not None
+    change_mode = engagement.stage in requirements.DELIVERY_STAGES and current is not None
     base = current if change_mode else latest
     if values is None:
         values = {"items": _item_values(requirements.items(session, base)) if base else [], "note": ""}

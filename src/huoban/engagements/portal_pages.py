@@ -23,7 +23,7 @@ from huoban.engagements.requirements_schemas import DecisionIn, GradeIn, ReturnI
 from huoban.engagements.views import RowId, export_response, people, show_page, version_rows
 from huoban.errors import HuobanError, Invalid, NotFound
 from huoban.identity.actor import Actor
-from huoban.models import Engagement, Organization
+from huoban.models import Engagement, Organization, RequirementVersion
 from huoban.web.forms import form_errors
 from huoban.web.pages import CsrfChecked, PageActor
 
@@ -40,6 +40,18 @@ def _customer(actor: Actor) -> None:
         raise NotFound("Engagement not found.")
 
 
+def _change_only(engagement: Engagement, current: RequirementVersion | None) -> bool:
+    """Won with signed requirements: the scope changes only through change orders."""
+    return engagement.stage in requirements.WON_STAGES and current is not None
+
+
+def _signable(engagement: Engagement, latest: RequirementVersion | None, current: RequirementVersion | None) -> bool:
+    """The latest version waits for a sign-off the customer can still give (the rule `requirements.sign` keeps):
+    a version submitted before the win can then only be returned."""
+    return (latest is not None and latest.status == "submitted" and engagement.stage not in ("lost", "closed")
+            and not _change_only(engagement, current))
+
+
 @router.get("/portal/engagements", response_class=HTMLResponse)
 def portal_list(request: Request, session: DbSession, actor: PageActor) -> Response:
     """The organization's engagements, each with what waits for the customer."""
@@ -49,10 +61,10 @@ def portal_list(request: Request, session: DbSession, actor: PageActor) -> Respo
     rows, total = service.list_engagements(session, actor, service.EngagementFilter(), limit=200)
     waiting: dict[int, dict[str, int]] = {}
     for e in rows:
-        latest = requirements.latest_version(session, e)
+        latest, current = requirements.latest_version(session, e), requirements.current_version(session, e)
         orders = [o for o in requirements.change_orders(session, e) if o.status == "pending"]
         waiting[e.id] = {
-            "signoffs": int(latest is not None and latest.status == "submitted") + len(orders),
+            "signoffs": int(_signable(e, latest, current)) + len(orders),
             "grades": sum(1 for d in requirements.deliverables(session, e) if d.status == "submitted"),
         }
     return show_page(request, "portal/list.html", {"engagements": rows, "total": total, "waiting": waiting})
@@ -84,7 +96,7 @@ def _detail(request: Request, session: Session, actor: Actor, engagement: Engage
         "latest_items": requirements.items(session, latest) if latest and latest is not current else [],
         "orders": orders, "deliverables": deliverables, "events": events, "diff": diff, "numbers": numbers,
         "people": people(session, ids), "is_admin": requirements.is_customer_admin(actor, engagement),
-        "change_only": engagement.stage in requirements.WON_STAGES and current is not None,
+        "can_sign": _signable(engagement, latest, current),
         "can_grade": actor.has_role("customer_admin", "customer_member"),
         "values": values or {}, "message": message, "errors": errors or {},
     }, status_code=status)

@@ -101,17 +101,28 @@ def _days(start: datetime, end: datetime) -> float:
     return round((end - start).total_seconds() / DAY, 2)
 
 
+def _stage_days(entries: list[tuple[datetime, str]], engagement: Engagement, now: datetime) -> dict[str, float]:
+    """Days spent in each stage so far (a stage entered twice adds up), the current one counted to `now`.
+    An engagement without a timeline (rows written before timelines existed) counts only its current stay."""
+    if not entries:
+        entries = [(engagement.stage_changed_at, engagement.stage)]
+    seconds: dict[str, float] = defaultdict(float)
+    for (start, stage), (end, _next) in zip(entries, [*entries[1:], (now, "")], strict=True):
+        seconds[stage] += (end - start).total_seconds()
+    return {s: round(seconds[s] / DAY, 2) for s in sorted(seconds, key=_stage_rank)}
+
+
+def _stage_rank(stage: str) -> int:
+    return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
+
+
 def stage_age_report(session: Session, actor: Actor) -> StageAgeReport:
-    """For each open engagement (not lost or closed): days in its current stage and its total age; and over
-    every engagement's timeline, the average days of a completed stay in each stage."""
+    """For each open engagement (not lost or closed): days in its current stage, days spent in each stage so
+    far, and its total age; and over every engagement's timeline, the average days of a completed stay in
+    each stage."""
     _require_operator(actor)
     now = service.utcnow()
     engagements = list(session.scalars(readable(select(Engagement), actor).order_by(Engagement.id)))
-    rows = [
-        StageAgeRow(engagement_id=e.id, title=e.title, customer_org_id=e.customer_org_id, stage=e.stage,
-                    days_in_stage=_days(e.stage_changed_at, now), age_days=_days(e.created_at, now))
-        for e in engagements if e.stage not in ("lost", "closed")
-    ]
     timeline: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     ids = [e.id for e in engagements]
     for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
@@ -121,6 +132,12 @@ def stage_age_report(session: Session, actor: Actor) -> StageAgeReport:
             .order_by(EngagementEvent.engagement_id, EngagementEvent.at, EngagementEvent.id)
         ):
             timeline[engagement_id].append((at, to_value or "inquiry"))
+    rows = [
+        StageAgeRow(engagement_id=e.id, title=e.title, customer_org_id=e.customer_org_id, stage=e.stage,
+                    days_in_stage=_days(e.stage_changed_at, now), age_days=_days(e.created_at, now),
+                    days_by_stage=_stage_days(timeline.get(e.id, []), e, now))
+        for e in engagements if e.stage not in ("lost", "closed")
+    ]
     stays: dict[str, list[float]] = defaultdict(list)
     for entries in timeline.values():
         for (start, stage), (end, _next) in zip(entries, entries[1:], strict=False):

@@ -7,8 +7,13 @@ Invariants:
   a change order whose version has status "proposed-change"; approval signs it ("signed"), rejection
   marks it "rejected-change". The version in force is the latest signed one; older signed versions
   stay signed but are superseded.
-- Deliverables: pending → submitted → accepted | rejected (rejected ones may be submitted again);
-  when every deliverable of a delivering engagement is accepted, the engagement moves to accepted.
+- Change orders are raised and decided only while the engagement is won or delivering. Acceptance settles
+  the scope: an engagement is not accepted while a change order waits for the customer (the stage move is
+  refused, as a ServiceNow change cannot close with open tasks), and an accepted or closed one takes no
+  new change order; further work is a new engagement.
+- Deliverables: pending → submitted → accepted | rejected (rejected ones may be submitted again); they are
+  recorded, submitted and graded only while the engagement is won or delivering. When every deliverable of
+  a delivering engagement is accepted and no change order is pending, the engagement moves to accepted.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from huoban.models import (
 
 OPERATOR_ROLES = (Role.admin, Role.account_manager, Role.presales)
 WON_STAGES = ("won", "delivering", "accepted")
+DELIVERY_STAGES = ("won", "delivering")  # change orders and deliverables; accepted settles the scope
 PROPOSED_CHANGE = "proposed-change"
 SIGNED_AFTER_WIN = "The engagement is won and its requirements are signed: propose a change order instead."
 REJECTED_CHANGE = "rejected-change"
@@ -198,7 +204,7 @@ def propose_version(session: Session, actor: Actor, engagement_id: int, data: Se
     engagement = get_engagement(session, actor, engagement_id, for_update=True)
     may_propose(actor, engagement)
     if engagement.stage in WON_STAGES and current_version(session, engagement) is not None:
-        raise Conflict(SIGNED_AFTER_WIN, field="stage")
+        raise _signed_scope(engagement)
     if engagement.stage in ("lost", "closed"):
         raise Conflict("The engagement is %(stage)s.", field="stage", stage=engagement.stage)
     version = _write_version(session, actor, engagement, data, note, "submitted")
@@ -206,6 +212,14 @@ def propose_version(session: Session, actor: Actor, engagement_id: int, data: Se
     record(session, actor, "requirements.propose", "requirement_version", version.id,
            after={"engagement_id": engagement.id, "number": version.number, "items": len(data)})
     return version
+
+
+def _signed_scope(engagement: Engagement) -> Conflict:
+    """The 409 for changing a won engagement's signed requirements outside a change order."""
+    if engagement.stage in DELIVERY_STAGES:
+        return Conflict(SIGNED_AFTER_WIN, field="stage")
+    return Conflict("The engagement is %(stage)s: its signed requirements are final.", field="stage",
+                    stage=engagement.stage)
 
 
 def _decide(session: Session, actor: Actor, engagement_id: int, number: int, status: str,
@@ -221,7 +235,7 @@ def _decide(session: Session, actor: Actor, engagement_id: int, number: int, sta
         raise Conflict("Only the latest submitted version can be signed off or returned.", field="version")
     if status == "signed" and engagement.stage in WON_STAGES and current_version(session, engagement) is not None:
         # Submitted before the win: signing it now would change the signed scope without a change order.
-        raise Conflict(SIGNED_AFTER_WIN, field="stage")
+        raise _signed_scope(engagement)
     version.status, version.decided_by_id, version.decided_at = status, actor.user_id, utcnow()
     version.decision_comment = comment
     kind = "requirements.signed" if status == "signed" else "requirements.returned"
@@ -250,10 +264,14 @@ def change_orders(session: Session, engagement: Engagement) -> list[ChangeOrder]
 
 
 def propose_change(session: Session, actor: Actor, engagement_id: int, data: ChangeOrderCreate) -> ChangeOrder:
-    """A changed item set on top of the signed version of a won engagement; it takes effect only on approval."""
+    """A changed item set on top of the signed version of a won or delivering engagement; it takes effect only
+    on approval. An accepted engagement's scope is settled: more work is a new engagement."""
     engagement = get_engagement(session, actor, engagement_id, for_update=True)
     may_propose(actor, engagement)
-    if engagement.stage not in WON_STAGES:
+    if engagement.stage in ("accepted", "closed"):
+        raise Conflict("The engagement is %(stage)s: its scope is settled and takes no more change orders.",
+                       field="stage", stage=engagement.stage)
+    if engagement.stage not in DELIVERY_STAGES:
         raise Conflict("Change orders start once the engagement is won; until then propose a new version.",
                        field="stage")
     signed = current_version(session, engagement)
@@ -279,7 +297,8 @@ def propose_change(session: Session, actor: Actor, engagement_id: int, data: Cha
 
 def decide_change(session: Session, actor: Actor, engagement_id: int, order_id: int, approve: bool,
                   comment: str | None) -> ChangeOrder:
-    """The customer_admin approves (the change's version becomes the signed current one) or rejects it."""
+    """The customer_admin approves (the change's version becomes the signed current one) or rejects it, while
+    the engagement is won or delivering (no pending order outlives that: acceptance waits for the decision)."""
     engagement = get_engagement(session, actor, engagement_id, for_update=True)
     order = session.scalar(select(ChangeOrder).where(ChangeOrder.id == order_id,
                                                      ChangeOrder.engagement_id == engagement.id).with_for_update())
@@ -287,6 +306,8 @@ def decide_change(session: Session, actor: Actor, engagement_id: int, order_id: 
         raise NotFound("Change order not found.", field="change_order_id")
     if not is_customer_admin(actor, engagement):
         raise Forbidden("Only the customer's administrator approves or rejects change orders.")
+    if engagement.stage not in DELIVERY_STAGES:
+        raise Conflict("The engagement is %(stage)s.", field="stage", stage=engagement.stage)
     if order.status != "pending":
         raise Conflict("This change order is already %(status)s.", field="status", status=order.status)
     now = utcnow()
@@ -318,12 +339,20 @@ def _get_deliverable(session: Session, engagement: Engagement, deliverable_id: i
     return row
 
 
+def _require_delivery(engagement: Engagement) -> None:
+    """Deliverables are recorded, submitted and graded between winning and acceptance: an accepted engagement
+    has had every deliverable accepted, and none may appear or change after that."""
+    if engagement.stage not in DELIVERY_STAGES:
+        if engagement.stage in ("accepted", "closed"):
+            raise Conflict("The engagement is %(stage)s.", field="stage", stage=engagement.stage)
+        raise Conflict("Deliverables are recorded once the engagement is won.", field="stage")
+
+
 def create_deliverable(session: Session, actor: Actor, engagement_id: int, data: DeliverableCreate) -> Deliverable:
     engagement = get_engagement(session, actor, engagement_id, for_update=True)
     if not is_operator_staff(actor):
         raise Forbidden("Only the account team records deliverables.")
-    if engagement.stage not in WON_STAGES:
-        raise Conflict("Deliverables are recorded once the engagement is won.", field="stage")
+    _require_delivery(engagement)
     signed = current_version(session, engagement)
     if signed is None:
         raise Conflict("Deliverables refer to a signed requirement version; none is signed yet.", field="version")
@@ -349,6 +378,7 @@ def submit_deliverable(session: Session, actor: Actor, engagement_id: int, deliv
     row = _get_deliverable(session, engagement, deliverable_id)
     if not is_operator_staff(actor):
         raise Forbidden("Only the account team submits deliverables.")
+    _require_delivery(engagement)
     if row.status not in ("pending", "rejected"):
         raise Conflict("This deliverable is already %(status)s.", field="status", status=row.status)
     before = row.status
@@ -363,11 +393,14 @@ def submit_deliverable(session: Session, actor: Actor, engagement_id: int, deliv
 
 def grade_deliverable(session: Session, actor: Actor, engagement_id: int, deliverable_id: int, accept: bool,
                       data: GradeIn) -> Deliverable:
-    """The customer accepts or rejects a submitted deliverable with a score; all accepted → engagement accepted."""
+    """The customer accepts or rejects a submitted deliverable with a score. The last acceptance moves a
+    delivering engagement to accepted, unless a change order still waits (then the account team moves it
+    once the customer has decided)."""
     engagement = get_engagement(session, actor, engagement_id, for_update=True)
     row = _get_deliverable(session, engagement, deliverable_id)
     if not (actor.is_customer and actor.has_role(Role.customer_admin, Role.customer_member)):
         raise Forbidden("Only the customer grades deliverables.")
+    _require_delivery(engagement)
     if row.status != "submitted":
         raise Conflict("Only a submitted deliverable can be graded; this one is %(status)s.", field="status",
                        status=row.status)
@@ -380,10 +413,8 @@ def grade_deliverable(session: Session, actor: Actor, engagement_id: int, delive
     record(session, actor, f"deliverable.{'accept' if accept else 'reject'}", "deliverable", row.id,
            before={"status": "submitted"}, after={"status": status, "score": data.score})
     session.flush()
-    if accept and engagement.stage == "delivering":
-        statuses = session.scalars(select(Deliverable.status).where(Deliverable.engagement_id == engagement.id))
-        if all(s == "accepted" for s in statuses):
-            service.mark_accepted(session, actor, engagement)
+    if accept and engagement.stage == "delivering" and service.acceptance_blocker(session, engagement) is None:
+        service.mark_accepted(session, actor, engagement)
     return row
 
 

@@ -1,6 +1,7 @@
 """JSON API for requirement versions, their diff and sign-off, change orders, deliverables and scores.
 
-Versions are never edited: there is no PATCH/PUT/DELETE on a version or an item, by design."""
+Versions are never edited: there is no PATCH/PUT/DELETE on a version or an item, by design, and the
+database refuses such changes too (triggers of migration 0005)."""
 
 from __future__ import annotations
 

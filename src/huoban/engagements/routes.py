@@ -25,6 +25,7 @@ from huoban.engagements.schemas import (
     EngagementRead,
     EngagementUpdate,
     MemberRead,
+    NoteCreate,
     ParticipantInternalRead,
     Stage,
     StageAgeReport,
@@ -116,6 +117,15 @@ def change_stage(session: DbSession, actor: ApiActor, engagement_id: int, data: 
     """inquiry → consulting → proposal → bidding → won → delivering → accepted → closed; lost (with a reason)
     from any stage before won; closed from lost or accepted; reopen lost → inquiry."""
     return detail(session, actor, service.change_stage(session, actor, engagement_id, data))
+
+
+@router.post(f"{BASE}/{{engagement_id}}/notes", status_code=201, response_model=EngagementEventRead)
+def add_note(session: DbSession, actor: ApiActor, engagement_id: int, data: NoteCreate, key: IdemKey = None
+             ) -> JSONResponse:
+    """An internal note on the timeline (the provider's sales staff); customers never see it."""
+    return idempotent(session, actor, key, {"engagement": engagement_id, **data.model_dump()},
+                      lambda: EngagementEventRead.model_validate(
+                          service.add_note(session, actor, engagement_id, data.body)))
 
 
 @router.post(f"{BASE}/{{engagement_id}}/consultations", status_code=201, response_model=ConsultationInternalRead)

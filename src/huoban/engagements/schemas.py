@@ -57,6 +57,10 @@ class MemberRead(BaseModel):
     role: str
 
 
+class NoteCreate(Strict):
+    body: str = Field(max_length=20000, description="1 to 4000 characters once stripped; internal to the provider")
+
+
 class EngagementEventRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -181,6 +185,9 @@ class StageAgeRow(BaseModel):
     stage: str
     days_in_stage: float
     age_days: float
+    days_by_stage: dict[str, float] = Field(
+        default_factory=dict, description="Days spent in each stage so far, read from the timeline (a stage "
+                                          "entered twice adds up); the current stage counted to now")
 
 
 class StageAverage(BaseModel):

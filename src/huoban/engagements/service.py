@@ -4,6 +4,9 @@ Stages: inquiry → consulting → proposal → bidding → won → delivering �
 forward at a time; `lost` from any stage before won (with a reason), `closed` from lost or accepted,
 and the only way back is reopening lost → inquiry. Every stage change sets `stage_changed_at`,
 appends an EngagementEvent (the timeline the stage-age report reads) and an audit row.
+
+Acceptance means the customer graded everything: an engagement is accepted (and closed from accepted) only
+with at least one deliverable, every one accepted, and no change order waiting for the customer.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from huoban.audit.service import record
@@ -20,6 +23,7 @@ from huoban.engagements.schemas import ConsultationCreate, EngagementCreate, Eng
 from huoban.errors import Conflict, Forbidden, Invalid, NotFound
 from huoban.identity.actor import Actor
 from huoban.models import (
+    ChangeOrder,
     Consultation,
     ConsultationParticipant,
     Deliverable,
@@ -118,7 +122,8 @@ def members(session: Session, engagement: Engagement) -> list[EngagementMember]:
 
 
 # Timeline entries that are the provider's own business even where older rows were not marked internal.
-INTERNAL_KINDS = ("consultation", "members", "owner_id")
+INTERNAL_KINDS = ("consultation", "members", "owner_id", "note")
+NOTE_MAX = 4000
 
 
 def _without_body(event: EngagementEvent) -> EngagementEvent:
@@ -256,26 +261,62 @@ def change_stage(session: Session, actor: Actor, engagement_id: int, data: Stage
     reason = data.reason or None
     if target == "lost" and reason is None:
         raise Invalid("Say why the engagement was lost.", field="reason")
-    if target == "accepted":
-        open_deliverables = session.scalar(select(func.count()).select_from(Deliverable).where(
-            Deliverable.engagement_id == engagement.id, Deliverable.status != "accepted")) or 0
-        if open_deliverables:
-            raise Conflict("%(n)s deliverables are not accepted yet.", field="stage", n=open_deliverables)
+    if target == "accepted" or (target == "closed" and engagement.stage == "accepted"):
+        blocker = acceptance_blocker(session, engagement)
+        if blocker is not None:
+            raise blocker
     _move(session, actor, engagement, target, reason)
     return engagement
 
 
+def acceptance_blocker(session: Session, engagement: Engagement) -> Conflict | None:
+    """Why the engagement cannot be (or stay, on closing) accepted, naming `stage`; None when it can: at least
+    one deliverable, every one accepted by the customer, and no change order still waiting for its decision."""
+    total, open_ = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((Deliverable.status != "accepted", 1), else_=0)), 0))
+        .select_from(Deliverable).where(Deliverable.engagement_id == engagement.id)).one()
+    if not total:
+        return Conflict("There are no deliverables for the customer to accept yet.", field="stage")
+    if open_:
+        return Conflict("%(n)s deliverables are not accepted yet.", field="stage", n=open_)
+    pending = session.scalar(select(ChangeOrder.id).where(ChangeOrder.engagement_id == engagement.id,
+                                                          ChangeOrder.status == "pending").limit(1))
+    if pending is not None:
+        return Conflict("Change order %(id)s is still waiting for the customer.", field="stage", id=pending)
+    return None
+
+
 def mark_accepted(session: Session, actor: Actor | None, engagement: Engagement) -> Engagement:
     """Called when the customer has accepted every deliverable: delivering → accepted, with a timeline event.
-    Already accepted (or closed) is left as is; any other stage is a 409 naming `stage`. Checks no role: the
-    caller (the deliverables service) has already decided the customer may grade."""
+    Already accepted (or closed) is left as is; any other stage, or an engagement that `acceptance_blocker`
+    holds back, is a 409 naming `stage`. Checks no role: the caller (the deliverables service) has already
+    decided the customer may grade."""
     if engagement.stage in ("accepted", "closed"):
         return engagement
     if engagement.stage != "delivering":
         raise Conflict("An engagement cannot go from %(old)s to %(new)s.", field="stage", old=engagement.stage,
                        new="accepted")
+    blocker = acceptance_blocker(session, engagement)
+    if blocker is not None:
+        raise blocker
     _move(session, actor, engagement, "accepted", "All deliverables accepted.")
     return engagement
+
+
+def add_note(session: Session, actor: Actor, engagement_id: int, body: str) -> EngagementEvent:
+    """An internal note on the timeline (kind `note`): the provider's own remark, never shown to the customer.
+    Written by those who may change the engagement; `body` is stripped and 1 to 4000 characters."""
+    engagement = get_engagement(session, actor, engagement_id, for_update=True)
+    _require_sales(actor, "write internal notes")
+    text = (body or "").strip()
+    if not text:
+        raise Invalid("Write the note.", field="body")
+    if len(text) > NOTE_MAX:
+        raise Invalid("A note is at most %(n)s characters.", field="body", n=NOTE_MAX)
+    event = _event(session, engagement, actor, "note", body=text, internal=True)
+    record(session, actor, "engagement.note", "engagement_event", event.id,
+           after={"engagement_id": engagement.id, "body": text})
+    return event
 
 
 # --- lists -------------------------------------------------------------------------------------------

@@ -92,7 +92,9 @@ class ConsultationParticipant(Base):
 class RequirementVersion(CreatedAt, Base):
     """One immutable version of an engagement's requirement set; an edit makes the next version.
 
-    status: draft → submitted → signed | returned; a newer version supersedes older ones."""
+    status: submitted → signed | returned, or (a change order's version) proposed-change → signed |
+    rejected-change; a decided version never changes again, and a newer signed one supersedes older ones
+    without touching them. Database triggers (migration 0005) refuse any other change and every delete."""
 
     __tablename__ = "requirement_versions"
     __table_args__ = (UniqueConstraint("engagement_id", "number"),)
@@ -110,7 +112,8 @@ class RequirementVersion(CreatedAt, Base):
 
 
 class RequirementItem(Base):
-    """A requirement in one version. `key` (R-1, R-2, ...) follows the item across versions."""
+    """A requirement in one version. `key` (R-1, R-2, ...) follows the item across versions. Never updated or
+    deleted (database triggers refuse it)."""
 
     __tablename__ = "requirement_items"
     __table_args__ = (UniqueConstraint("version_id", "key"),)

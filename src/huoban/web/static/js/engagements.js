@@ -23,3 +23,27 @@ document.addEventListener("click", function (event) {
   var first = copy.querySelector("input:not([type=hidden]), textarea");
   if (first) first.focus();
 });
+
+// "Move up" / "Move down" on a requirement item: swap the row with its neighbour and number every row again
+// in the order shown, so the form posts the items in that order and the saved version keeps it.
+function renumberRows(holder) {
+  Array.prototype.forEach.call(holder.children, function (row, index) {
+    row.querySelectorAll("[name]").forEach(function (field) {
+      field.name = field.name.replace(/^(items|people)-\d+-/, "$1-" + index + "-");
+    });
+    if (row.hasAttribute("data-row")) row.setAttribute("data-row", String(index));
+  });
+}
+
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-move]");
+  if (!button) return;
+  var row = button.closest(".item-row");
+  if (!row) return;
+  var up = button.getAttribute("data-move") === "up";
+  var other = up ? row.previousElementSibling : row.nextElementSibling;
+  if (!other) return;
+  row.parentNode.insertBefore(up ? row : other, up ? other : row);
+  renumberRows(row.parentNode);
+  button.focus();
+});
