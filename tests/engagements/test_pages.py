@@ -542,6 +542,12 @@ def test_change_order_approval_and_grading_through_the_pages(client, world, db):
     final = client.get(f"/portal/engagements/{engagement.id}").text
     assert "4/5" in final and 'data-stage="accepted"' in final  # every deliverable accepted → engagement accepted
 
+    as_user(client, world, "operator_admin")  # accepted: the scope is settled, the page offers no more changes
+    settled = client.get(f"/engagements/{engagement.id}").text
+    assert 'data-stage="accepted"' in settled
+    for control in ('id="edit-requirements"', 'id="import-form"', 'id="deliverable-form"', 'class="submit-deliverable"'):
+        assert control not in settled, control
+
 
 def test_moving_the_stage_needs_a_reason_when_lost(client, world, db):
     engagement = make_engagement(db, world)
