@@ -4,11 +4,11 @@ the ticket's on-site clock, the customer's confirmation, cancelling and idempote
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from huoban.models import AuditEntry, CustomerSite, WorkOrder
+from huoban.models import AuditEntry, CustomerSite, SlaClock, WorkOrder, WorkOrderEvent
 from tests.dispatch.factories import (
     ENGINEERS,
     HAISHU,
@@ -247,7 +247,20 @@ def test_ids_out_of_the_databases_range_are_a_422_naming_the_field(client, world
     assert world.call(client, "GET", f"{WORK_ORDERS}/{2**31 - 1}", "operator_dispatcher").status_code == 404
 
 
-def test_the_order_follows_its_tickets_priority_and_on_site_clock(client, world, db, monkeypatch):
+def _instant(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _timeline(client, world, order_id, actor="operator_dispatcher"):  # type: ignore[no-untyped-def]
+    """The order as `actor` reads it and its due/priority events as (kind, from, to, actor id)."""
+    detail = ok(world.call(client, "GET", f"{WORK_ORDERS}/{order_id}", actor))
+    read = _instant
+    return detail, [(e["kind"], *((e["from_value"], e["to_value"]) if e["kind"] == "priority" else
+                                  (read(e["from_value"]), read(e["to_value"]))), e["actor_id"])
+                    for e in detail["events"] if e["kind"] in ("due", "priority")]
+
+
+def test_a_ticket_priority_change_moves_its_open_order_at_once(client, world, monkeypatch):
     time = FrozenTime(monkeypatch, cst(2026, 3, 10, 10, 0))
     ticket = raise_visit_ticket(client, world, priority="P3")
     create_engineer(client, world, "partner_b_engineer", skills=["network"])
@@ -255,21 +268,99 @@ def test_the_order_follows_its_tickets_priority_and_on_site_clock(client, world,
     p3_due = order["arrival_due_at"]
     assert order["priority"] == "P3" and p3_due == _ticket_clock(client, world, ticket["id"])["due_at"]
 
-    time.advance(minutes=10)
+    changed_at = time.advance(minutes=10)
     ok(world.call(client, "PATCH", f"/api/v1/tickets/{ticket['id']}", "operator_agent", json={"priority": "P1"}))
     p1_due = _ticket_clock(client, world, ticket["id"])["due_at"]
     assert p1_due != p3_due
-    run_plan(client, world)  # a round brings the row up to the ticket: lists and urgency order read it
+    # no plan round and no read needed: lists and urgency order read the row, already moved
     [listed] = ok(world.call(client, "GET", f"{WORK_ORDERS}?ticket_id={ticket['id']}", "operator_dispatcher"))["items"]
-    assert (listed["priority"], listed["arrival_due_at"]) == ("P1", p1_due)
-    run_plan(client, world)  # nothing changed since: no new events
-    detail = ok(world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "customer_a_member"))
-    changes = [(e["kind"], e["from_value"], e["to_value"]) for e in detail["events"]
-               if e["kind"] in ("due", "priority")]
-    assert len(changes) == 2 and ("priority", "P3", "P1") in changes
-    assert [[datetime.fromisoformat(a), datetime.fromisoformat(b)] for k, a, b in changes if k == "due"] == [
-        [datetime.fromisoformat(p3_due), datetime.fromisoformat(p1_due)]]
+    assert (listed["priority"], _instant(listed["arrival_due_at"])) == ("P1", _instant(p1_due))
+    detail, changes = _timeline(client, world, order["id"], "customer_a_member")
+    agent = world.users["operator_agent"].id
+    assert sorted(changes, key=str) == [("due", _instant(p3_due), _instant(p1_due), agent),
+                                        ("priority", "P3", "P1", agent)]
+    assert {datetime.fromisoformat(e["at"]) for e in detail["events"] if e["kind"] in ("due", "priority")} == {
+        changed_at}
+    run_plan(client, world)  # a round finds nothing left to bring up to date
+    assert _timeline(client, world, order["id"])[1] == changes
 
     ok(world.call(client, "PATCH", f"/api/v1/tickets/{ticket['id']}", "operator_agent", json={"priority": "P2"}))
-    shown = ok(world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "operator_dispatcher"))  # detail refreshes
-    assert shown["priority"] == "P2" and shown["arrival_due_at"] == _ticket_clock(client, world, ticket["id"])["due_at"]
+    [listed] = ok(world.call(client, "GET", f"{WORK_ORDERS}?ticket_id={ticket['id']}", "operator_dispatcher"))["items"]
+    assert listed["priority"] == "P2"
+    assert _instant(listed["arrival_due_at"]) == _instant(_ticket_clock(client, world, ticket["id"])["due_at"])
+
+
+def test_reading_an_order_never_writes_it(client, world, db, monkeypatch):
+    time = FrozenTime(monkeypatch, cst(2026, 3, 10, 10, 0))
+    ticket = raise_visit_ticket(client, world, priority="P3")
+    engineer = create_engineer(client, world, "partner_b_engineer", skills=["network"])
+    order = create_order(client, world, "operator_agent", ticket_id=ticket["id"], required_skills=["network"])
+    assigned = act(client, world, order["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+    # the ticket's clock moves behind the order's back (as a read-repair used to catch up on every GET)
+    db.execute(update(SlaClock).where(SlaClock.ticket_id == ticket["id"], SlaClock.metric == "on_site")
+               .values(due_at=cst(2026, 3, 20, 10, 0)))
+    db.flush()
+    before = db.scalar(select(func.count()).select_from(WorkOrderEvent))
+    time.advance(minutes=30)
+    for reader in ("customer_a_member", "partner_b_engineer", "operator_dispatcher"):
+        shown = ok(world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", reader))
+        assert (shown["arrival_due_at"], shown["updated_at"]) == (assigned["arrival_due_at"], assigned["updated_at"])
+    assert db.scalar(select(func.count()).select_from(WorkOrderEvent)) == before
+    row = db.get_one(WorkOrder, order["id"])
+    db.refresh(row)
+    assert row.arrival_due_at == _instant(order["arrival_due_at"])
+
+
+def test_waiting_on_the_customer_moves_the_order_when_the_ticket_resumes(client, world, monkeypatch):
+    time = FrozenTime(monkeypatch, cst(2026, 3, 10, 10, 0))  # Tuesday, working time on cn-standard
+    ticket = raise_visit_ticket(client, world)
+    order = create_order(client, world, "operator_agent", ticket_id=ticket["id"])
+    due = _instant(order["arrival_due_at"])
+
+    def status(to: str, actor: str = "operator_agent") -> None:
+        ok(world.call(client, "POST", f"/api/v1/tickets/{ticket['id']}/status", actor, json={"status": to}))
+
+    def order_due() -> datetime | None:
+        [row] = ok(world.call(client, "GET", f"{WORK_ORDERS}?ticket_id={ticket['id']}", "operator_dispatcher"))["items"]
+        clock = _instant(_ticket_clock(client, world, ticket["id"])["due_at"])
+        assert _instant(row["arrival_due_at"]) == clock
+        return clock
+
+    time.advance(minutes=10)
+    status("waiting_customer")
+    assert order_due() == due  # a pause keeps the due time until it ends
+    time.advance(minutes=60)
+    status("in_progress")  # the agent resumes: an hour of working time later
+    assert order_due() == due + timedelta(hours=1)
+
+    time.advance(minutes=10)
+    status("waiting_customer")
+    time.advance(minutes=30)
+    reply = world.call(client, "POST", f"/api/v1/tickets/{ticket['id']}/comments", "customer_a_member",
+                       json={"body": "已重启设备，仍然无法上线。"})
+    assert reply.status_code == 201, reply.text  # the customer's reply resumes the ticket
+    assert order_due() == due + timedelta(hours=1, minutes=30)
+    _, changes = _timeline(client, world, order["id"])
+    assert [k for k, *_ in changes] == ["due", "due"]
+
+
+def test_a_calendar_or_policy_edit_moves_the_orders_on_it(client, world, monkeypatch):
+    FrozenTime(monkeypatch, cst(2026, 3, 10, 10, 0))  # Tuesday; P3 is due on site in 3 working days
+    ticket = raise_visit_ticket(client, world, priority="P3")
+    order = create_order(client, world, "operator_agent", ticket_id=ticket["id"])
+    assert _instant(order["arrival_due_at"]) == cst(2026, 3, 13, 10, 0)
+
+    calendar = ok(world.call(client, "GET", "/api/v1/sla/calendars/2", "operator_admin"))  # cn-standard
+    definition = {**calendar["definition"], "holidays": [*calendar["definition"]["holidays"], "2026-03-11"]}
+    ok(world.call(client, "PATCH", "/api/v1/sla/calendars/2", "operator_admin", json={"definition": definition}))
+    [row] = ok(world.call(client, "GET", f"{WORK_ORDERS}?ticket_id={ticket['id']}", "operator_dispatcher"))["items"]
+    assert _instant(row["arrival_due_at"]) == cst(2026, 3, 16, 10, 0)  # a day off on Wednesday: Monday
+
+    policy = ok(world.call(client, "GET", "/api/v1/sla/policies/1", "operator_admin"))
+    targets = {**policy["targets"], "P3": {**policy["targets"]["P3"], "on_site": 480}}
+    ok(world.call(client, "PATCH", "/api/v1/sla/policies/1", "operator_admin", json={"targets": targets}))
+    [row] = ok(world.call(client, "GET", f"{WORK_ORDERS}?ticket_id={ticket['id']}", "operator_dispatcher"))["items"]
+    assert _instant(row["arrival_due_at"]) == cst(2026, 3, 12, 10, 0)  # one working day, skipping Wednesday
+    _, changes = _timeline(client, world, order["id"])
+    assert [(k, b) for k, _, b, _ in changes] == [("due", cst(2026, 3, 16, 10, 0)),
+                                                           ("due", cst(2026, 3, 12, 10, 0))]

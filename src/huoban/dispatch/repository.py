@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, false, func, select, text
+from sqlalchemy import ColumnElement, Select, false, func, select, text, update
 from sqlalchemy.orm import Session
 
 from huoban.db import is_postgres
@@ -56,6 +56,16 @@ def lock_row(session: Session, model: type[Engineer] | type[WorkOrder] | type[Di
     has one write lock for the whole file, taken by a no-op write, so concurrent deciders serialise."""
     if not is_postgres(session):
         session.execute(text(f"UPDATE {model.__tablename__} SET id = id WHERE id = :id"), {"id": row_id})
+
+
+def lock_orders(session: Session, *criteria: ColumnElement[bool]) -> list[WorkOrder]:
+    """The work orders matching `criteria`, locked in id order: every writer that locks several orders takes
+    them in the same order, so two of them wait for each other instead of deadlocking."""
+    if not is_postgres(session):
+        session.execute(update(WorkOrder).where(*criteria).values(id=WorkOrder.id)
+                        .execution_options(synchronize_session=False))
+    return list(session.scalars(select(WorkOrder).where(*criteria).order_by(WorkOrder.id).with_for_update()
+                                .execution_options(populate_existing=True)))
 
 
 def get_work_order(session: Session, actor: Actor, work_order_id: int, for_update: bool = False) -> WorkOrder:

@@ -133,9 +133,8 @@ def list_work_orders(
 
 @router.get("/work-orders/{work_order_id}", response_model=WorkOrderDetail)
 def get_work_order(session: DbSession, actor: ApiActor, work_order_id: RowId) -> WorkOrderDetail:
-    order = repo.get_work_order(session, actor, work_order_id)
-    service.refresh_from_tickets(session, [order])
-    return views.work_order_detail(session, order, actor)
+    """Reads only: a ticket change reaches its orders when it happens (`service.refresh_for_tickets`)."""
+    return views.work_order_detail(session, repo.get_work_order(session, actor, work_order_id), actor)
 
 
 @router.get("/work-orders/{work_order_id}/candidates", response_model=list[CandidateRead])

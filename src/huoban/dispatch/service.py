@@ -7,6 +7,11 @@ clock) and checks out; the customer confirms a done visit. Every change appends 
 audit record. An engineer may hold several active orders whose windows (planned departure to planned end on
 site, see `inputs.busy_interval`) do not overlap: accepting and assigning re-check that under the engineer's
 row lock (SELECT ... FOR UPDATE), so two dispatchers at once cannot book one engineer twice at one time.
+
+Locks are always taken in one order, so concurrent writers wait for each other instead of deadlocking
+(PostgreSQL's "deadlock detected"): a ticket, then its SLA clocks, then its work orders (several in id order),
+then their proposals, then the engineer. A proposal is therefore decided by first finding its order without
+a lock, locking the order, and only then locking and re-reading the proposal.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from huoban.audit.service import record
@@ -36,6 +41,7 @@ from huoban.models import (
     Organization,
     OrgKind,
     Role,
+    SlaClock,
     SlaPolicy,
     Ticket,
     TicketEvent,
@@ -254,10 +260,12 @@ def explanation(order: OrderInput, result: ProposalResult, travel: TravelModel) 
     }
 
 
-def refresh_from_tickets(session: Session, orders: list[WorkOrder], now: datetime | None = None) -> int:
+def refresh_from_tickets(session: Session, orders: list[WorkOrder], now: datetime | None = None,
+                         actor: Actor | None = None) -> int:
     """Bring open orders made from a ticket up to the ticket: the arrival due time from its running on-site
     clock (a priority change or a pause moves it) and its priority, each change a timeline event. Returns how
-    many orders changed. Lists, urgency order and the board's late badge read these columns."""
+    many orders changed. Lists, urgency order and the board's late badge read these columns. Call with the
+    orders locked (`refresh_for_tickets` and a stored plan round do)."""
     linked = [o for o in orders if o.ticket_id is not None and o.status in repo.OPEN_STATES]
     if not linked:
         return 0
@@ -273,10 +281,10 @@ def refresh_from_tickets(session: Session, orders: list[WorkOrder], now: datetim
         moved = False
         if due is not None and due != order.arrival_due_at:
             old = order.arrival_due_at.isoformat() if order.arrival_due_at else None
-            _event(session, order, None, "due", old=old, new=due.isoformat(), at=now)
+            _event(session, order, actor, "due", old=old, new=due.isoformat(), at=now)
             order.arrival_due_at, moved = due, True
         if priority is not None and priority != order.priority:
-            _event(session, order, None, "priority", old=order.priority, new=priority, at=now)
+            _event(session, order, actor, "priority", old=order.priority, new=priority, at=now)
             order.priority, moved = priority, True
         if moved:
             order.updated_at = now
@@ -286,18 +294,30 @@ def refresh_from_tickets(session: Session, orders: list[WorkOrder], now: datetim
     return changed
 
 
+def refresh_for_tickets(session: Session, ticket_ids: list[int] | Select[Any], now: datetime | None = None,
+                        actor: Actor | None = None) -> int:
+    """Push a ticket change to its open work orders in the change's own transaction: a priority change, a pause
+    or resume, a calendar or policy edit (`ticket_ids` a list or a SELECT of ids). Reading an order never
+    writes it. The caller holds the tickets' or clocks' locks; the orders are locked after them, in id order."""
+    orders = repo.lock_orders(session, WorkOrder.ticket_id.in_(ticket_ids), WorkOrder.status.in_(repo.OPEN_STATES))
+    return refresh_from_tickets(session, orders, now, actor)
+
+
 def compute_plan(session: Session, actor: Actor | None, now: datetime | None = None, *, refresh: bool = False
                  ) -> PlanOutcome:
     """One optimizer round over the open (proposed) orders and the free engineers; no plan is written.
-    With `refresh`, the orders' due times and priorities are first brought up to their tickets
-    (`refresh_from_tickets`). `actor` None is the command line (`huoban dispatch plan`)."""
+    With `refresh` (a round to be stored), every order the round may write is locked first, in id order, and
+    the orders' due times and priorities are brought up to their tickets (`refresh_from_tickets`); the
+    proposals then rest on orders nobody changes meanwhile. `actor` None is the command line
+    (`huoban dispatch plan`)."""
     if actor is not None:
         _require_planner(actor)
     now = now or utcnow()
-    orders = list(session.scalars(select(WorkOrder).where(WorkOrder.status == "proposed").order_by(WorkOrder.id)))
     if refresh:
-        refresh_from_tickets(session, list(session.scalars(
-            select(WorkOrder).where(WorkOrder.status.in_(repo.OPEN_STATES), WorkOrder.ticket_id.is_not(None)))), now)
+        locked = repo.lock_orders(session, WorkOrder.status.in_(repo.OPEN_STATES),
+                                  or_(WorkOrder.ticket_id.is_not(None), WorkOrder.status == "proposed"))
+        refresh_from_tickets(session, locked, now)
+    orders = list(session.scalars(select(WorkOrder).where(WorkOrder.status == "proposed").order_by(WorkOrder.id)))
     order_in = inputs.order_inputs(session, orders)
     engineer_in = inputs.engineer_inputs(session, now)
     travel = travel_model()
@@ -333,10 +353,15 @@ def plan_round(session: Session, actor: Actor | None, now: datetime | None = Non
 
 
 def persist_plan(session: Session, actor: Actor | None, outcome: PlanOutcome) -> PlanOutcome:
+    """Store the round; its orders are locked (again, if `compute_plan(refresh=True)` already did) before
+    their pending proposals are superseded."""
     plan = outcome.plan
     session.add(plan)
     session.flush()
-    _supersede(session, [p.work_order_id for p in outcome.proposals])
+    order_ids = [p.work_order_id for p in outcome.proposals]
+    if order_ids:
+        repo.lock_orders(session, WorkOrder.id.in_(order_ids))
+    _supersede(session, order_ids)
     for proposal in outcome.proposals:
         proposal.plan_id = plan.id
         session.add(proposal)
@@ -423,15 +448,24 @@ def _book(session: Session, actor: Actor, order: WorkOrder, engineer: Engineer, 
     session.flush()
 
 
-def accept_proposal(session: Session, actor: Actor, proposal_id: int) -> WorkOrder:
-    """Assign the proposed engineer, after re-checking under locks that the engineer is still free and qualified."""
-    proposal = repo.get_proposal(session, actor, proposal_id, for_update=True)
+def _pending_proposal(session: Session, actor: Actor, proposal_id: int) -> tuple[WorkOrder, DispatchProposal]:
+    """The proposal and its order, both locked in the one lock order: the order first (found by an unlocked
+    read, a proposal never moves to another order), then the proposal, re-read and still pending (409 if
+    another dispatcher decided it meanwhile)."""
+    found = repo.get_proposal(session, actor, proposal_id)
     _require_planner(actor)
+    order = repo.get_work_order(session, actor, found.work_order_id, for_update=True)
+    proposal = repo.get_proposal(session, actor, proposal_id, for_update=True)
     if proposal.status != "pending":
         raise Conflict("This proposal is already %(status)s.", field="status", status=proposal.status)
+    return order, proposal
+
+
+def accept_proposal(session: Session, actor: Actor, proposal_id: int) -> WorkOrder:
+    """Assign the proposed engineer, after re-checking under locks that the engineer is still free and qualified."""
+    order, proposal = _pending_proposal(session, actor, proposal_id)
     if proposal.engineer_id is None:
         raise Conflict("This proposal has no engineer: assign one by hand.", field="engineer_id")
-    order = repo.get_work_order(session, actor, proposal.work_order_id, for_update=True)
     if order.status != "proposed":
         raise Conflict("A work order cannot go from %(old)s to %(new)s.", field="status", old=order.status,
                        new="assigned")
@@ -449,14 +483,10 @@ def accept_proposal(session: Session, actor: Actor, proposal_id: int) -> WorkOrd
 
 
 def reject_proposal(session: Session, actor: Actor, proposal_id: int, note: str | None) -> DispatchProposal:
-    proposal = repo.get_proposal(session, actor, proposal_id, for_update=True)
-    _require_planner(actor)
-    if proposal.status != "pending":
-        raise Conflict("This proposal is already %(status)s.", field="status", status=proposal.status)
+    order, proposal = _pending_proposal(session, actor, proposal_id)
     now = utcnow()
     proposal.status, proposal.decided_by_id, proposal.decided_at, proposal.decision_note = (
         "rejected", actor.user_id, now, note)
-    order = session.get_one(WorkOrder, proposal.work_order_id)
     _event(session, order, actor, "note", old=str(proposal.engineer_id) if proposal.engineer_id else None,
            body=f"proposal {proposal.id} rejected" + (f": {note}" if note else ""), at=now)
     record(session, actor, "dispatch.reject", "dispatch_proposal", proposal.id, after={"note": note})
@@ -474,12 +504,12 @@ def assign(session: Session, actor: Actor, work_order_id: int, engineer_id: int,
                        new="assigned")
     if order.engineer_id == engineer_id:
         raise Conflict("The order is already assigned to this engineer.", field="engineer_id")
+    pending = session.scalars(select(DispatchProposal).where(
+        DispatchProposal.work_order_id == order.id, DispatchProposal.status == "pending")
+        .order_by(DispatchProposal.id.desc()).with_for_update().execution_options(populate_existing=True)).first()
     engineer = repo.get_engineer(session, actor, engineer_id, for_update=True)
     now = utcnow()
     estimate = _estimate(session, order, engineer, now, override=True)
-    pending = session.scalar(select(DispatchProposal).where(
-        DispatchProposal.work_order_id == order.id, DispatchProposal.status == "pending")
-        .order_by(DispatchProposal.id.desc()))
     previous = order.engineer_id if order.status != "proposed" else (pending.engineer_id if pending else None)
     _book(session, actor, order, engineer, estimate, now)
     if pending is not None:
@@ -537,23 +567,31 @@ def start_travel(session: Session, actor: Actor, work_order_id: int) -> WorkOrde
 
 
 def check_in(session: Session, actor: Actor, work_order_id: int, at: datetime | None = None) -> WorkOrder:
-    """The engineer is on site: meets the ticket's on-site clock at that instant."""
+    """The engineer is on site: meets the ticket's on-site clock at that instant. The ticket and its clocks are
+    locked before the order (the one lock order, which a ticket change pushed to its orders takes too)."""
+    ticket_id = repo.get_work_order(session, actor, work_order_id).ticket_id  # never changes: no lock needed
+    ticket = _lock_ticket(session, ticket_id) if ticket_id is not None else None
     order = _own_order(session, actor, work_order_id)
     now = at or utcnow()
     _move(session, actor, order, "on_site", now)
     order.checked_in_at = now
-    if order.ticket_id is not None:
-        _meet_on_site_clock(session, actor, order.ticket_id, order.id, now)
+    if ticket is not None:
+        _meet_on_site_clock(session, actor, ticket, order.id, now)
     session.flush()
     return order
 
 
-def _meet_on_site_clock(session: Session, actor: Actor, ticket_id: int, order_id: int, now: datetime) -> None:
+def _lock_ticket(session: Session, ticket_id: int) -> Ticket | None:
     """Unscoped on purpose: a partner's engineer may not read tickets, but his check-in on the order that was
     created from this ticket is what meets its on-site clock (as service_desk.record_arrival does)."""
-    ticket = session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
-    if ticket is None:
-        return
+    ticket = session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+                            .execution_options(populate_existing=True))
+    session.execute(select(SlaClock.id).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.id)
+                    .with_for_update())
+    return ticket
+
+
+def _meet_on_site_clock(session: Session, actor: Actor, ticket: Ticket, order_id: int, now: datetime) -> None:
     clocks.meet(session, ticket, session.get_one(SlaPolicy, ticket.sla_policy_id), "on_site", now)
     session.add(TicketEvent(ticket_id=ticket.id, at=now, actor_id=actor.user_id, kind="on_site", to_value="arrived",
                             body=f"work order {order_id}", is_public=True))

@@ -3,7 +3,8 @@
 Lifecycle: new → acknowledged → in_progress ↔ waiting_customer → resolved → closed, with reopen
 from resolved or closed. Every change appends a TicketEvent; the first public reply by the
 provider meets the first-response clock, resolving meets the resolution clock, waiting on the
-customer pauses the clocks (in working time), reopening starts a new resolution cycle.
+customer pauses the clocks (in working time), reopening starts a new resolution cycle. A change that moves
+the on-site clock or the priority reaches the ticket's open work orders in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huoban.audit.service import record
+from huoban.dispatch.service import refresh_for_tickets
 from huoban.errors import Conflict, Forbidden, Invalid, NotFound
 from huoban.identity.actor import Actor
 from huoban.jobs.outbox import enqueue_email, publish_event
@@ -73,6 +75,12 @@ def _event(session: Session, ticket: Ticket, actor: Actor | None, kind: str, *, 
     session.add(event)
     session.flush()
     return event
+
+
+def _push_to_work_orders(session: Session, actor: Actor, ticket: Ticket, now: datetime) -> None:
+    """The ticket's open work orders take its new priority and on-site due time now, with the ticket still
+    locked (dispatch's lock order: ticket, clocks, work orders), so reading an order never has to write it."""
+    refresh_for_tickets(session, [ticket.id], now, actor)
 
 
 def open_ticket(session: Session, actor: Actor, data: TicketCreate, channel: str = "api") -> Ticket:
@@ -146,6 +154,7 @@ def update_ticket(session: Session, actor: Actor, ticket_id: int, data: TicketUp
                body=f"{old} → {value}" if key == "title" else None)
     if "priority" in changes and before.get("priority") != ticket.priority:
         clocks.retarget(session, ticket, _policy(session, ticket), now)
+        _push_to_work_orders(session, actor, ticket, now)
     ticket.updated_at = now
     session.flush()
     record(session, actor, "ticket.update", "ticket", ticket.id, before=before,
@@ -173,6 +182,8 @@ def transition(session: Session, actor: Actor, ticket_id: int, data: TransitionI
         clocks.resume(session, ticket, policy, now)
     if target in pause_statuses and old not in pause_statuses:
         clocks.pause(session, ticket, policy, now)
+    if (old in pause_statuses) != (target in pause_statuses):
+        _push_to_work_orders(session, actor, ticket, now)
     if target == "acknowledged":
         ticket.acknowledged_at = now
     if target == "resolved":
@@ -228,6 +239,7 @@ def comment(session: Session, actor: Actor, ticket_id: int, data: CommentIn) -> 
     if actor.is_customer and ticket.status == "waiting_customer":
         ticket.status = "in_progress"
         clocks.resume(session, ticket, policy, now)
+        _push_to_work_orders(session, actor, ticket, now)
         _event(session, ticket, actor, "status", old="waiting_customer", new="in_progress", at=now)
     ticket.updated_at = now
     session.flush()

@@ -6,7 +6,8 @@ the same arithmetic as for a single ticket (`clocks.recompute`). It stays fast f
 5 s on PostgreSQL on a 2-core machine, see benchmarks/sla_bench.py): keyset batches of 5,000 rows with only
 the columns the computation needs, locked (FOR UPDATE) so a concurrent ticket change is not overwritten
 with stale values; each calendar parsed once; one query per batch for the escalation steps already fired;
-and only the rows whose values changed written back by primary key, one statement per batch.
+and only the rows whose values changed written back by primary key, one statement per batch. The open work
+orders of the tickets whose on-site clock may have moved then take the new due time, in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from datetime import datetime
 from typing import Any
 from typing import cast as typed
 
-from sqlalchemy import ColumnElement, DateTime, Text, cast, func, select, type_coerce, update
+from sqlalchemy import ColumnElement, DateTime, Select, Text, cast, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
+from huoban.dispatch.service import refresh_for_tickets
 from huoban.models import SlaClock, SlaEscalation, SlaPolicy, Ticket
 from huoban.sla import clocks as clock_rules
 from huoban.sla.calendar import WorkCalendar
@@ -53,14 +55,26 @@ class _Clock:
 def recompute_calendar(session: Session, calendar_id: int, now: datetime, progress: Progress | None = None) -> int:
     """Recompute every open clock on the calendar (after an edit to it); returns how many."""
     forget_calendar(session, calendar_id)
-    return _recompute(session, [SlaClock.calendar_id == calendar_id], now, None, progress)
+    count = _recompute(session, [SlaClock.calendar_id == calendar_id], now, None, progress)
+    _push_to_work_orders(session, select(SlaClock.ticket_id).where(
+        SlaClock.calendar_id == calendar_id, SlaClock.metric == "on_site", SlaClock.met_at.is_(None),
+        SlaClock.stopped_at.is_(None)), now)
+    return count
 
 
 def recompute_policy(session: Session, policy: SlaPolicy, now: datetime, progress: Progress | None = None) -> int:
     """Move the open clocks of the policy's tickets to its calendar, its targets for each ticket's priority
     (a metric the policy no longer targets keeps its old target) and its escalation steps; returns how many."""
     forget_calendar(session, policy.calendar_id)
-    return _recompute(session, [Ticket.sla_policy_id == policy.id], now, policy, progress)
+    count = _recompute(session, [Ticket.sla_policy_id == policy.id], now, policy, progress)
+    _push_to_work_orders(session, select(Ticket.id).where(Ticket.sla_policy_id == policy.id), now)
+    return count
+
+
+def _push_to_work_orders(session: Session, ticket_ids: Select[Any], now: datetime) -> None:
+    """Open work orders of these tickets follow their on-site clocks now (the clocks are locked already, the
+    orders after them: dispatch's lock order)."""
+    refresh_for_tickets(session, ticket_ids, now)
 
 
 def open_clocks(session: Session, calendar_id: int) -> int:
