@@ -545,7 +545,8 @@ def test_change_order_approval_and_grading_through_the_pages(client, world, db):
     as_user(client, world, "operator_admin")  # accepted: the scope is settled, the page offers no more changes
     settled = client.get(f"/engagements/{engagement.id}").text
     assert 'data-stage="accepted"' in settled
-    for control in ('id="edit-requirements"', 'id="import-form"', 'id="deliverable-form"', 'class="submit-deliverable"'):
+    for control in ('id="edit-requirements"', 'id="import-form"', 'id="deliverable-form"',
+                    'class="submit-deliverable"'):
         assert control not in settled, control
 
 
