@@ -214,6 +214,19 @@ def test_the_proposal_explains_itself_with_the_runner_up() -> None:
     assert plan([order(3, TAI_AN, due_minutes=None)], [near], NOW, TRAVEL).on_time == 1
 
 
+def test_a_trip_from_the_site_of_a_current_job_says_so() -> None:
+    at_job = engineer(1, TAI_AN, available_from=NOW + timedelta(hours=2), from_work_order_id=77)
+    job = order(1, TAI_AN, due_minutes=60)
+    result = only(plan([job], [at_job], NOW, TRAVEL))
+    assert result.chosen is not None and result.chosen.from_work_order_id == 77
+    assert result.chosen.arrival_at == NOW + timedelta(hours=2, minutes=result.chosen.travel_minutes)
+    assert result.reasons == [f"late:{result.chosen.late_minutes}", "from_site:77"]
+    assert parse_reason(result.reasons[1]) == {"code": "from_site", "params": ["77"]} and "from_site" in REASONS
+    at_home = engineer(2, LIXIA)
+    [first, second] = candidates(order(2, TAI_AN, due_minutes=None), [at_home, at_job], NOW, TRAVEL)
+    assert (first.engineer_id, first.from_work_order_id, second.from_work_order_id) == (1, 77, None)
+
+
 def test_nobody_arrives_before_the_earliest_start_or_leaves_before_being_free() -> None:
     trip = minutes_between(ZHANGQIU, LIXIA)
     later = NOW + timedelta(hours=5)

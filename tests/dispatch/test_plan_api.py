@@ -8,14 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from huoban.dispatch.travel import great_circle_km
 from huoban.models import (
     DispatchPlan,
     DispatchProposal,
     EngineerAbsence,
     EngineerCertification,
+    Region,
     WorkOrderEvent,
 )
 from tests.dispatch.factories import (
+    HAISHU,
     LICHENG,
     PLANS,
     PROPOSALS,
@@ -33,6 +36,7 @@ from tests.dispatch.factories import (
     proposal_for,
     run_plan,
 )
+from tests.pages import sign_in
 
 NOW = cst(2026, 3, 10, 10, 0)  # a Tuesday
 
@@ -164,6 +168,114 @@ def test_capacity_and_busy_engineers(client, world, monkeypatch):
     assert proposal_for(plan, second["id"])["explanation"]["qualified_count"] == 1
     time.set(cst(2026, 3, 11, 8, 0))  # a new day in China
     assert proposal_for(run_plan(client, world), second["id"])["engineer_id"] == near["id"]
+
+
+def _at_a_job_in_shouguang(client, world, time, step):  # type: ignore[no-untyped-def]
+    """partner_a_engineer, based in Ningbo, assigned a four-hour job in Shouguang and, at the planned time,
+    travelling to it (`step` "start-travel") or on site (then "check-in" too). Returns the engineer, the job
+    and the end of the job's planned time on site."""
+    engineer = create_engineer(client, world, "partner_a_engineer", home_region_code=HAISHU)
+    job = visit(client, world, title="寿光现场", estimated_minutes=240, arrival_due_at=None)
+    booked = act(client, world, job["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+    arrival = datetime.fromisoformat(booked["planned_arrival_at"])
+    act(client, world, job["id"], "accept", "partner_a_engineer")
+    time.set(arrival - timedelta(minutes=booked["travel_minutes"]))
+    act(client, world, job["id"], "start-travel", "partner_a_engineer")
+    if step == "check-in":
+        time.set(arrival)
+        act(client, world, job["id"], "check-in", "partner_a_engineer")
+    return engineer, job, arrival + timedelta(minutes=240)
+
+
+def _site_km(db, a, b):  # type: ignore[no-untyped-def]
+    one, two = db.get(Region, a), db.get(Region, b)
+    return round(great_circle_km(one.longitude, one.latitude, two.longitude, two.latitude), 1)
+
+
+def test_an_engineer_on_site_sets_off_from_the_site_when_the_job_ends(client, world, db, monkeypatch):
+    time = FrozenTime(monkeypatch, NOW)
+    engineer, job, job_end = _at_a_job_in_shouguang(client, world, time, "check-in")
+    jinan = create_engineer(client, world, "partner_b_engineer", home_region_code=LICHENG)
+    later = visit(client, world, title="青州巡检", site_region_code=QINGZHOU,
+                  arrival_due_at=(job_end + timedelta(hours=4)).isoformat())
+
+    plan = run_plan(client, world)
+    assert plan["summary"]["engineers"] == 2  # at a job is no reason to be left out
+    p = proposal_for(plan, later["id"])
+    assert p["engineer_id"] == engineer["id"] and p["on_time"] is True
+    # from the Shouguang site next door, not from home in Ningbo 800 km away
+    assert p["distance_km"] == _site_km(db, SHOUGUANG, QINGZHOU) < 60
+    assert datetime.fromisoformat(p["arrival_at"]) == job_end + timedelta(minutes=p["travel_minutes"])
+    e = p["explanation"]
+    assert e["from_work_order_id"] == job["id"] and e["reasons"] == [f"from_site:{job['id']}"]
+    assert e["distance_km"] == p["distance_km"] and e["travel_minutes"] == p["travel_minutes"]
+    assert (e["runner_up"]["engineer_id"], e["runner_up"]["from_work_order_id"]) == (jinan["id"], None)
+    assert e["runner_up"]["distance_km"] == _site_km(db, LICHENG, QINGZHOU)
+
+    # the pick list shows the same trip
+    picks = ok(world.call(client, "GET", f"{WORK_ORDERS}/{later['id']}/candidates", "operator_dispatcher"))
+    assert (picks[0]["engineer_id"], picks[0]["from_work_order_id"]) == (engineer["id"], job["id"])
+    assert (picks[0]["distance_km"], picks[0]["arrival_at"]) == (p["distance_km"], p["arrival_at"])
+
+    # an order due before the job can end goes to the engineer who can be there in time
+    urgent = visit(client, world, title="青州抢修", site_region_code=QINGZHOU,
+                   arrival_due_at=(job_end - timedelta(minutes=15)).isoformat())
+    plan = run_plan(client, world)
+    assert proposal_for(plan, urgent["id"])["engineer_id"] == jinan["id"]
+    assert proposal_for(plan, urgent["id"])["on_time"] is True
+    p = proposal_for(plan, later["id"])
+    assert p["engineer_id"] == engineer["id"]
+    client.cookies.clear()  # the dispatcher's board says it in words
+    sign_in(client, world.users["operator_dispatcher"].email)
+    assert f"在工单 {job['id']} 的现场完工后从该现场出发" in client.get("/dispatch").text
+    client.cookies.clear()
+
+    # accepting books the trip the proposal showed: from the site, after the job
+    accept(client, world, p["id"])
+    order = ok(world.call(client, "GET", f"{WORK_ORDERS}/{later['id']}", "operator_dispatcher"))
+    assert (order["status"], order["engineer_id"]) == ("assigned", engineer["id"])
+    assert datetime.fromisoformat(order["planned_arrival_at"]) == datetime.fromisoformat(p["arrival_at"])
+    assert (order["distance_km"], order["travel_minutes"]) == (p["distance_km"], p["travel_minutes"])
+
+
+def test_a_travelling_engineer_plans_from_the_destination(client, world, db, monkeypatch):
+    time = FrozenTime(monkeypatch, NOW)
+    engineer, job, job_end = _at_a_job_in_shouguang(client, world, time, "start-travel")
+    soon = visit(client, world, title="青州抢修", site_region_code=QINGZHOU,
+                 arrival_due_at=(job_end - timedelta(minutes=30)).isoformat())
+    after = visit(client, world, title="青州巡检", site_region_code=QINGZHOU,
+                  arrival_due_at=(job_end + timedelta(hours=4)).isoformat())
+
+    plan = run_plan(client, world)
+    p = proposal_for(plan, after["id"])
+    assert p["engineer_id"] == engineer["id"] and p["on_time"] is True
+    assert p["distance_km"] == _site_km(db, SHOUGUANG, QINGZHOU)
+    assert datetime.fromisoformat(p["arrival_at"]) == job_end + timedelta(minutes=p["travel_minutes"])
+    assert p["explanation"]["reasons"] == [f"from_site:{job['id']}"]
+    # the engineer cannot be in Qingzhou before the Shouguang job ends: the urgent order waits, and says why
+    s = proposal_for(plan, soon["id"])
+    assert s["engineer_id"] is None and s["explanation"]["reasons"] == ["engineers_taken:1"]
+
+    assigned = act(client, world, after["id"], "assign", "operator_dispatcher", engineer_id=engineer["id"])
+    assert datetime.fromisoformat(assigned["planned_arrival_at"]) == datetime.fromisoformat(p["arrival_at"])
+    assert assigned["distance_km"] == p["distance_km"]
+    # after the job comes the booked visit: the urgent order has nobody
+    s = proposal_for(run_plan(client, world), soon["id"])
+    assert s["engineer_id"] is None and s["explanation"]["reasons"] == ["on_leave_or_busy"]
+    clash = world.call(client, "POST", f"{WORK_ORDERS}/{soon['id']}/assign", "operator_dispatcher",
+                       json={"engineer_id": engineer["id"]})
+    assert clash.status_code == 409 and f"already holds work order {after['id']}" in clash.json()["detail"]
+
+    # once the job is done, trips are estimated from home (Ningbo) again
+    time.set(job_end - timedelta(minutes=240))
+    act(client, world, job["id"], "check-in", "partner_a_engineer")
+    act(client, world, job["id"], "check-out", "partner_a_engineer", notes="完成")
+    next_day = visit(client, world, title="次日巡检", site_region_code=QINGZHOU,
+                     earliest_start_at=(job_end + timedelta(days=1)).isoformat(),
+                     arrival_due_at=(job_end + timedelta(days=2)).isoformat())
+    picks = ok(world.call(client, "GET", f"{WORK_ORDERS}/{next_day['id']}/candidates", "operator_dispatcher"))
+    assert [(c["engineer_id"], c["from_work_order_id"]) for c in picks] == [(engineer["id"], None)]
+    assert picks[0]["distance_km"] == _site_km(db, HAISHU, QINGZHOU)
 
 
 def test_an_engineer_with_a_visit_next_week_takes_todays_order(client, world, db, monkeypatch):

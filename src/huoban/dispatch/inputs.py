@@ -1,8 +1,8 @@
 """The optimizer's inputs built from rows: who is free and from when, with how much capacity left today, and
 what each open order needs and by when.
 
-An engineer is available from `now`, moved past a current absence and then to the next working instant of
-the engineer's calendar (repeated until both hold).
+An engineer is available from `now` (or the end of the current job, below), moved past a current absence and
+then to the next working instant of the engineer's calendar (repeated until both hold).
 
 Daily capacity counts orders by the China date of their visit (planned arrival; the earliest start when
 none is planned), cancelled ones not counted. `capacity_left` is what is left today; each later day within
@@ -15,12 +15,18 @@ HORIZON_DAYS (the gaps between the calendar's working intervals, `off_duty`) goe
 would run into the evening sets off the next working morning instead when that still arrives by the due time.
 Gaps shorter than LUNCH_GAP are not counted, so a trip may span lunch; a 24x7 engineer has none.
 
-An engineer may hold several active orders. Each is busy time, passed to the optimizer with the absences
-(`EngineerInput.absences`), so a new order is proposed only for a window that overlaps none of them: an
-assigned or accepted order is busy from its planned departure (planned arrival - travel) to its planned end
-(arrival + estimated time on site); a travelling or on-site order from now until its planned end, and at
-least until now + the time on site still to go (`busy_interval`). Busy time does not move `available_from`:
-an engineer busy now is simply not proposed for an order that would start now.
+An engineer may hold several active orders. Each is busy time (`busy_interval`): an assigned or accepted order
+from its planned departure (planned arrival - travel) to its planned end (arrival + estimated time on site); a
+travelling or on-site order from now until its planned end, and at least until now + the time on site still
+to go. Future bookings (assigned, accepted) go to the optimizer with the absences (`EngineerInput.absences`),
+so a new order is proposed only for a window that overlaps none of them.
+
+An engineer travelling to or on site at a job (`current_job`; the one ending last, should there be two) plans
+from there: the position is that job's site (`EngineerInput.from_work_order_id` names it, and the proposal's
+distance and travel are from it), and `available_from` starts at the end of its busy interval instead of
+`now`, then moves past absences and to the next working instant as above; its busy interval is then not
+among the absences. Remaining simplification: the trip is estimated from the position at planning time (the
+home base, or the current job's site), never from the site of a future booking that ends before the trip.
 """
 
 from __future__ import annotations
@@ -143,18 +149,32 @@ def busy_interval(order: WorkOrder, now: datetime) -> tuple[datetime, datetime]:
     return arrival - timedelta(minutes=order.travel_minutes or 0), planned_end
 
 
+def _busy(orders: list[WorkOrder], now: datetime, exclude_order: int | None) -> list[tuple[datetime, datetime, int]]:
+    """(start, end, order id) of each of one engineer's active orders still ahead or under way."""
+    out = []
+    for order in orders:
+        if order.id != exclude_order:
+            start, end = busy_interval(order, now)
+            if end > now:
+                out.append((start, end, order.id))
+    return out
+
+
 def busy_intervals(session: Session, engineer_ids: list[int], now: datetime, exclude_order: int | None = None
                    ) -> dict[int, list[tuple[datetime, datetime, int]]]:
     """engineer id -> (start, end, order id) of each active order still ahead or under way."""
-    out: dict[int, list[tuple[datetime, datetime, int]]] = {i: [] for i in engineer_ids}
-    for engineer_id, orders in repo.active_orders(session, engineer_ids).items():
-        for order in orders:
-            if order.id == exclude_order:
-                continue
-            start, end = busy_interval(order, now)
-            if end > now:
-                out[engineer_id].append((start, end, order.id))
-    return out
+    active = repo.active_orders(session, engineer_ids)
+    return {i: _busy(active.get(i, []), now, exclude_order) for i in engineer_ids}
+
+
+def current_job(orders: list[WorkOrder], now: datetime) -> tuple[WorkOrder, datetime] | None:
+    """The order the engineer is travelling to or on site at, with the end of its busy interval: where and
+    from when the next trip starts (module docstring). The one ending last, should there be two."""
+    under_way = [(busy_interval(o, now)[1], o) for o in orders if o.status in ("travelling", "on_site")]
+    if not under_way:
+        return None
+    end, order = max(under_way, key=lambda pair: (pair[0], pair[1].id))
+    return order, end
 
 
 def engineer_inputs(
@@ -162,8 +182,8 @@ def engineer_inputs(
     exclude_order: int | None = None,
 ) -> list[EngineerInput]:
     """Inputs for the given engineers (default: every active engineer of an active user); those with no
-    working time within a month are left out. Absences include the busy time of active orders (but not of
-    `exclude_order`, the order being re-estimated)."""
+    working time within a month are left out. An engineer at a job plans from its site once it ends; absences
+    include the busy time of the other active orders (not of `exclude_order`, the order being re-estimated)."""
     if engineers is None:
         engineers = list(session.scalars(
             select(Engineer).join(User, User.id == Engineer.user_id)
@@ -177,28 +197,33 @@ def engineer_inputs(
         select(Organization.id, Organization.name).where(Organization.id.in_({e.org_id for e in engineers})))}
     certs = repo.certifications(session, ids)
     away = repo.absences(session, ids, now)
-    busy = busy_intervals(session, ids, now, exclude_order)
+    active = repo.active_orders(session, ids)
     per_day = orders_per_day(session, ids, now)
     today = china_date(now)
     gaps: dict[int, list[tuple[datetime, datetime]]] = {}
     out: list[EngineerInput] = []
     for e in engineers:
         leave = [(a.starts_at, a.ends_at) for a in away[e.id]]
+        mine = [o for o in active.get(e.id, []) if o.id != exclude_order]
+        job = current_job(mine, now)
         cal = work_calendar(session, e.calendar_id)
-        start = available_from(cal, now, leave)
+        start = available_from(cal, job[1] if job else now, leave)
         if start is None:
             continue
         if e.calendar_id not in gaps:
             gaps[e.calendar_id] = off_duty(cal, now)
         counts = per_day.get(e.id, {})
-        blocked = sorted(leave + [(b, f) for b, f, _ in busy[e.id]] + full_days(counts, e.max_orders_per_day, now))
+        booked = [(b, f) for b, f, oid in _busy(mine, now, None) if job is None or oid != job[0].id]
+        blocked = sorted(leave + booked + full_days(counts, e.max_orders_per_day, now))
+        lon, lat = (job[0].site_longitude, job[0].site_latitude) if job else (e.home_longitude, e.home_latitude)
         out.append(EngineerInput(
             id=e.id, name=names[e.user_id], org_id=e.org_id, org_name=orgs[e.org_id],
-            longitude=e.home_longitude, latitude=e.home_latitude, skills=frozenset(e.skills or []),
+            longitude=lon, latitude=lat, skills=frozenset(e.skills or []),
             certifications={c.name: c.expires_on for c in certs[e.id]}, available_from=start,
             absences=tuple(blocked), off_duty=tuple(gaps[e.calendar_id]),
             regions_served=() if ignore_regions else tuple(e.regions_served or []),
             capacity_left=max(0, e.max_orders_per_day - counts.get(today, 0)),
+            from_work_order_id=job[0].id if job else None,
         ))
     return out
 

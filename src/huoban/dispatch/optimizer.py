@@ -26,7 +26,8 @@ next working morning, provided that still arrives by the due time (or the order 
 week; otherwise the engineer does not qualify, as before (`departure`, the same rule for one pair).
 
 Unassigned orders carry machine-readable reasons "code" or "code:param,param" (see `REASONS`,
-`parse_reason`); an assigned late order carries "late:<minutes>".
+`parse_reason`); an assigned late order carries "late:<minutes>", and one whose engineer sets off from the
+site of a current job (`EngineerInput.from_work_order_id`) "from_site:<work order id>".
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ REASONS = {
     "on_leave_or_busy": "every qualified engineer is on leave, in training or booked during the trip",
     "engineers_taken": "the qualified engineers are proposed for other orders (param: how many qualify)",
     "late": "assigned, but arrives after the due time (param: minutes late)",
+    "from_site": "assigned; the trip starts from the site of the engineer's current work order (param: its id)",
 }
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -296,6 +298,7 @@ def _candidate(pairs: _Pairs, k: int, order: OrderInput, engineers: Sequence[Eng
         on_time=None if order.due_at is None else not bool(pairs.late[k]),
         late_minutes=int(pairs.late_min[k]),
         skills_matched=tuple(sorted(order.required_skills)),
+        from_work_order_id=e.from_work_order_id,
     )
 
 
@@ -332,8 +335,11 @@ def _results(orders: Sequence[OrderInput], engineers: Sequence[EngineerInput], p
         if pick is None:
             reasons.append(_unqualified_reason(i, order, pairs.stage_counts, engineers) if hi == lo
                            else reason("engineers_taken", hi - lo))
-        elif pick.on_time is False:
-            reasons.append(reason("late", pick.late_minutes))
+        else:
+            if pick.on_time is False:
+                reasons.append(reason("late", pick.late_minutes))
+            if pick.from_work_order_id is not None:
+                reasons.append(reason("from_site", pick.from_work_order_id))
         proposals.append(ProposalResult(
             order_id=order.id,
             chosen=pick,

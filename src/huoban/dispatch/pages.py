@@ -105,6 +105,7 @@ REASONS = {
     "certification_expired": N_("Every qualified engineer's certificate %(params)s will have expired by the arrival."),
     "on_leave_or_busy": N_("Every qualified engineer is on leave, in training or booked."),
     "engineers_taken": N_("The %(params)s qualified engineers are proposed for more urgent orders."),
+    "from_site": N_("Sets off from the site of work order %(params)s when that job ends."),
 }
 
 

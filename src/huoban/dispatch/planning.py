@@ -26,6 +26,9 @@ class EngineerInput:
     off_duty: tuple[tuple[datetime, datetime], ...] = ()
     regions_served: tuple[str, ...] = ()  # division codes (province/city/county); empty = anywhere
     capacity_left: int = 1  # orders the engineer may still take today; 0 makes them unavailable
+    # the work order the engineer is travelling to or on site at: longitude/latitude are its site, and trips
+    # start there (available_from is then after it); None: from the home base
+    from_work_order_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Candidate:
     on_time: bool | None  # None when the order has no due time
     late_minutes: int
     skills_matched: tuple[str, ...]
+    from_work_order_id: int | None = None  # the trip starts from this order's site (else the home base)
 
 
 @dataclass

@@ -268,6 +268,8 @@ class CandidateRead(BaseModel):
     on_time: bool | None
     late_minutes: int
     skills_matched: list[str]
+    from_work_order_id: int | None = Field(
+        default=None, description="The trip starts from this work order's site (the engineer is there); else home")
 
 
 class ProposalRead(BaseModel):

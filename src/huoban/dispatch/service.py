@@ -234,12 +234,14 @@ def _candidate_json(c: Candidate | None) -> dict[str, Any] | None:
         return None
     return {"engineer_id": c.engineer_id, "engineer": c.engineer_name, "organization": c.org_name,
             "distance_km": c.distance_km, "travel_minutes": c.travel_minutes, "arrival_at": c.arrival_at.isoformat(),
-            "on_time": c.on_time, "late_minutes": c.late_minutes, "skills_matched": list(c.skills_matched)}
+            "on_time": c.on_time, "late_minutes": c.late_minutes, "skills_matched": list(c.skills_matched),
+            "from_work_order_id": c.from_work_order_id}
 
 
 def explanation(order: OrderInput, result: ProposalResult, travel: TravelModel) -> dict[str, Any]:
-    """Why this engineer (or nobody): skills matched, certification, distance band, travel, arrival against
-    due time, the runner-up and how many engineers qualified."""
+    """Why this engineer (or nobody): skills matched, certification, distance band, travel (from the home base,
+    or from the site of the work order the engineer is at: `from_work_order_id`), arrival against due time, the
+    runner-up and how many engineers qualified."""
     c = result.chosen
     return {
         "engineer": c.engineer_name if c else None,
@@ -249,6 +251,7 @@ def explanation(order: OrderInput, result: ProposalResult, travel: TravelModel) 
         "certification": order.required_certification,
         "band": travel.band(c.distance_km) if c else None,
         "distance_km": c.distance_km if c else None,
+        "from_work_order_id": c.from_work_order_id if c else None,
         "travel_minutes": c.travel_minutes if c else None,
         "arrival_at": c.arrival_at.isoformat() if c else None,
         "due_at": result.due_at.isoformat() if result.due_at else None,
@@ -383,7 +386,9 @@ def _engineer_name(session: Session, engineer: Engineer) -> str:
 def _estimate(session: Session, order: WorkOrder, engineer: Engineer, now: datetime, *, override: bool) -> Candidate:
     """The engineer's estimate for the order if free and qualified for it; else 409 (another active order or an
     absence overlapping the visit, no capacity, region) or 422 (a missing skill or certification) naming
-    engineer_id. An override ignores the regions served. Call with the engineer's row locked."""
+    engineer_id. An override ignores the regions served. The trip starts where the plan starts it (the site of
+    the engineer's current job, else the home base: `inputs.engineer_inputs`), so what is booked is what the
+    proposal and the pick list showed. Call with the engineer's row locked."""
     name = _engineer_name(session, engineer)
     if not engineer.is_active:
         raise Conflict("%(name)s is not active.", field="engineer_id", name=name)
