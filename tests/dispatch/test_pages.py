@@ -416,10 +416,16 @@ def test_reading_a_work_order_writes_nothing(client, world, db, scene):
     db.commit()
     desk.update_ticket(db, act(db, world.users["operator_agent"]), ticket.id, TicketUpdate(priority="P1"))
     db.commit()
-    as_user(client, scene["dispatcher"])
-    before = snapshot(db)
-    assert client.get(f"/dispatch/orders/{order.id}").status_code == 200
-    assert snapshot(db) == before
+    # the clock moves behind the order's back, as a read-repair on every GET used to catch up with
+    clock = db.scalar(select(SlaClock).where(SlaClock.ticket_id == ticket.id, SlaClock.metric == "on_site"))
+    assert clock is not None and clock.due_at is not None
+    clock.due_at += timedelta(days=3)
+    db.commit()
+    for reader in (scene["dispatcher"], world.users["customer_a_admin"]):
+        as_user(client, reader)  # signing in is audited; reading the order then writes nothing
+        before = snapshot(db)
+        assert client.get(f"/dispatch/orders/{order.id}").status_code == 200
+        assert snapshot(db) == before
 
 
 def snapshot(db: Session) -> tuple[Any, ...]:

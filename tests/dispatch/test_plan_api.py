@@ -450,6 +450,9 @@ def test_rounds_supersede_rejecting_and_a_dry_run(client, world, db, monkeypatch
     order = visit(client, world)
     first = proposal_for(run_plan(client, world), order["id"])
     second = proposal_for(run_plan(client, world), order["id"])
+    # a round locks the open orders but changes none of them: their last change stays where it was
+    after = ok(world.call(client, "GET", f"{WORK_ORDERS}/{order['id']}", "operator_dispatcher"))
+    assert datetime.fromisoformat(after["updated_at"]) == datetime.fromisoformat(order["updated_at"])
     db.expire_all()
     assert db.get(DispatchProposal, first["id"]).status == "superseded"
     accept(client, world, first["id"], status=409)

@@ -62,7 +62,8 @@ def lock_orders(session: Session, *criteria: ColumnElement[bool]) -> list[WorkOr
     """The work orders matching `criteria`, locked in id order: every writer that locks several orders takes
     them in the same order, so two of them wait for each other instead of deadlocking."""
     if not is_postgres(session):
-        session.execute(update(WorkOrder).where(*criteria).values(id=WorkOrder.id)
+        # SET id = id takes SQLite's write lock; updated_at named so that its onupdate stamps no row
+        session.execute(update(WorkOrder).where(*criteria).values(id=WorkOrder.id, updated_at=WorkOrder.updated_at)
                         .execution_options(synchronize_session=False))
     return list(session.scalars(select(WorkOrder).where(*criteria).order_by(WorkOrder.id).with_for_update()
                                 .execution_options(populate_existing=True)))

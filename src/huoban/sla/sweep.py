@@ -148,6 +148,12 @@ def _sweep_clocks(maker: sessionmaker[Session], ids: list[int], now: datetime) -
         with maker() as session, session.begin():
             stmt = select(SlaClock).where(SlaClock.id == clock_id)
             if is_postgres(session):
+                # the writers' lock order, ticket before its clocks: a step's ticket event would otherwise wait
+                # for the ticket while a ticket change waits for this clock (a deadlock)
+                ticket_id = session.scalar(select(SlaClock.ticket_id).where(SlaClock.id == clock_id))
+                if ticket_id is None or session.scalar(select(Ticket.id).where(Ticket.id == ticket_id)
+                                                       .with_for_update(skip_locked=True)) is None:
+                    continue  # gone, or its ticket is being changed: the next sweep takes it
                 stmt = stmt.with_for_update(skip_locked=True)
             clock = session.scalar(stmt)
             if clock is None:
