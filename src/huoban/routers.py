@@ -8,11 +8,11 @@ from fastapi import FastAPI
 def include_routers(app: FastAPI) -> None:
     from huoban.audit import pages as audit_pages
     from huoban.audit import routes as audit_routes
-    from huoban.dispatch import coverage_pages, coverage_routes
+    from huoban.dispatch import coverage_pages, coverage_routes, field_pages
     from huoban.dispatch import pages as dispatch_pages
     from huoban.dispatch import routes as dispatch_routes
     from huoban.engagements import pages as engagements_pages
-    from huoban.engagements import requirements_routes
+    from huoban.engagements import requirements_pages, requirements_routes
     from huoban.engagements import routes as engagements_routes
     from huoban.identity import pages as identity_pages
     from huoban.identity import routes as identity_routes
@@ -26,6 +26,6 @@ def include_routers(app: FastAPI) -> None:
     for module in (identity_routes, audit_routes, regions_routes, jobs_routes, tickets_routes, sla_routes,
                    requirements_routes, engagements_routes, dispatch_routes, coverage_routes):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (identity_pages, audit_pages, regions_pages, tickets_pages, engagements_pages,
-                   dispatch_pages, coverage_pages):
+    for module in (identity_pages, audit_pages, regions_pages, tickets_pages, engagements_pages, requirements_pages,
+                   dispatch_pages, field_pages, coverage_pages):
         app.include_router(module.router)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huoban.config import get_settings
-from huoban.dispatch import service
+from huoban.dispatch import field, orders, service
 from huoban.dispatch.schemas import WorkOrderCreate
 from huoban.identity.service import actor_for
 from huoban.models import (
@@ -71,7 +71,7 @@ def scene(db: Session, world: World) -> dict[str, Any]:
                       display_name="乙伙伴工程师")
     engineer_b = make_engineer(db, other, "370102")
     now = utcnow()
-    order = service.create_work_order(db, act(db, dispatcher), WorkOrderCreate(
+    order = orders.create_work_order(db, act(db, dispatcher), WorkOrderCreate(
         customer_org_id=world.orgs["customer_a"].id, site_region_code="330206", site_address="北仑区新碶街道 1 号",
         title="卡口相机离线", kind="repair", priority="P2", required_skills=["network"],
         arrival_due_at=now + timedelta(hours=4),
@@ -287,7 +287,7 @@ def test_the_engineer_accepts_travels_checks_in_and_out(client, world, db, scene
 
 def test_the_engineers_page_lists_several_orders(client, world, db, scene):
     first = assign_to(db, scene)
-    tomorrow = service.create_work_order(db, act(db, scene["dispatcher"]), WorkOrderCreate(
+    tomorrow = orders.create_work_order(db, act(db, scene["dispatcher"]), WorkOrderCreate(
         customer_org_id=world.orgs["customer_a"].id, site_region_code="330206", title="明日巡检机房",
         kind="maintenance", priority="P3", required_skills=["network"],
         earliest_start_at=utcnow() + timedelta(days=1),
@@ -323,9 +323,9 @@ def test_only_the_assigned_engineer_moves_the_order(client, world, db, scene):
 def finish(db: Session, world: World, scene: dict[str, Any]) -> WorkOrder:
     order = assign_to(db, scene)
     engineer = act(db, world.users["partner_a_engineer"])
-    for step in (service.engineer_accept, service.start_travel, service.check_in):
+    for step in (field.engineer_accept, field.start_travel, field.check_in):
         step(db, engineer, order.id)
-    service.check_out(db, engineer, order.id, "已修复。")
+    field.check_out(db, engineer, order.id, "已修复。")
     db.commit()
     return order
 
@@ -412,7 +412,7 @@ def test_customers_and_partners_do_not_read_the_dispatchers_notes(client, world,
 def test_reading_a_work_order_writes_nothing(client, world, db, scene):
     ticket = make_ticket(db, world, priority="P3")
     dispatcher = act(db, scene["dispatcher"])
-    order = service.create_work_order(db, dispatcher, WorkOrderCreate(ticket_id=ticket.id, required_skills=["network"]))
+    order = orders.create_work_order(db, dispatcher, WorkOrderCreate(ticket_id=ticket.id, required_skills=["network"]))
     db.commit()
     desk.update_ticket(db, act(db, world.users["operator_agent"]), ticket.id, TicketUpdate(priority="P1"))
     db.commit()
@@ -472,7 +472,7 @@ def test_another_partners_engineer_cannot_travel_check_in_or_out(client, world, 
     order = assign_to(db, scene)
     engineer = act(db, world.users["partner_a_engineer"])
     stranger = as_user(client, scene["other"])  # partner B's engineer
-    steps = (("travel", service.engineer_accept), ("check-in", service.start_travel), ("check-out", service.check_in))
+    steps = (("travel", field.engineer_accept), ("check-in", field.start_travel), ("check-out", field.check_in))
     for path, ready in steps:
         ready(db, engineer, order.id)  # the order is now where `path` would move it on
         db.commit()
@@ -491,14 +491,14 @@ def test_the_customers_ticket_page_shows_its_visits(client, world, db, scene):
     ticket = make_ticket(db, world)
     other_ticket = make_ticket(db, world, title="另一张工单")
     dispatcher = act(db, scene["dispatcher"])
-    done = service.create_work_order(db, dispatcher, WorkOrderCreate(ticket_id=ticket.id, required_skills=["network"]))
-    elsewhere = service.create_work_order(db, dispatcher, WorkOrderCreate(ticket_id=other_ticket.id,
+    done = orders.create_work_order(db, dispatcher, WorkOrderCreate(ticket_id=ticket.id, required_skills=["network"]))
+    elsewhere = orders.create_work_order(db, dispatcher, WorkOrderCreate(ticket_id=other_ticket.id,
                                                                           required_skills=["network"]))
     service.assign(db, dispatcher, done.id, scene["engineer_a"].id, None)
     engineer = act(db, world.users["partner_a_engineer"])
-    for step in (service.engineer_accept, service.start_travel, service.check_in):
+    for step in (field.engineer_accept, field.start_travel, field.check_in):
         step(db, engineer, done.id)
-    service.check_out(db, engineer, done.id, "已修复。")
+    field.check_out(db, engineer, done.id, "已修复。")
     db.commit()
     zone = get_settings().timezone
 
@@ -514,7 +514,7 @@ def test_the_customers_ticket_page_shows_its_visits(client, world, db, scene):
     assert f'href="/visits#order-{done.id}"' in visit and f'data-confirm="{done.id}"' in visit
     assert f'id="visit-{elsewhere.id}"' not in page.text  # another ticket's visit
 
-    service.confirm_visit(db, act(db, world.users["customer_a_admin"]), done.id, 5, None)
+    field.confirm_visit(db, act(db, world.users["customer_a_admin"]), done.id, 5, None)
     db.commit()
     page = client.get(f"/tickets/{ticket.id}")
     assert f'data-confirm="{done.id}"' not in page.text and "5/5" in page.text

@@ -240,7 +240,7 @@ def load_dispatch_demo(session: Session) -> int:
 def _work_orders(session: Session, orgs: dict[str, Organization], engineers: dict[str, Engineer],
                  sites: dict[tuple[str, str], CustomerSite], now: datetime) -> int:
     """Orders told through the service at past instants, then one planning round so the board shows proposals."""
-    from huoban.dispatch import service
+    from huoban.dispatch import field, orders, service
     from huoban.dispatch.schemas import WorkOrderCreate
 
     def who(email: str) -> Any:
@@ -258,7 +258,7 @@ def _work_orders(session: Session, orgs: dict[str, Organization], engineers: dic
         nonlocal added
         s = sites[(customer, site)]
         with _clock(service, at):
-            order = service.create_work_order(session, dispatcher, WorkOrderCreate(
+            order = orders.create_work_order(session, dispatcher, WorkOrderCreate(
                 customer_org_id=orgs[customer].id, site_id=s.id, title=title, description=description,
                 kind=kind, priority=priority, required_skills=skills,
                 arrival_due_at=at + due_in if due_in else None, earliest_start_at=start or at,
@@ -276,16 +276,16 @@ def _work_orders(session: Session, orgs: dict[str, Organization], engineers: dic
             moment = at + timedelta(minutes=minutes)
             with _clock(service, moment):
                 if step == "check_out":
-                    service.check_out(session, person, order.id, notes)
+                    field.check_out(session, person, order.id, notes)
                 else:
-                    getattr(service, step)(session, person, order.id)
+                    getattr(field, step)(session, person, order.id)
 
     # from the demo's P1 ticket: 济南地调's front-end processors lost contact with 14 substations
     ticket = session.scalar(select(Ticket).where(Ticket.title == "济南地调调度自动化前置机通信中断",
                                                  Ticket.customer_org_id == orgs[SGCC].id))
     if ticket is not None and ticket.status not in ("resolved", "closed"):
         with _clock(service, ticket.created_at + timedelta(minutes=12)):
-            service.create_work_order(session, agent, WorkOrderCreate(
+            orders.create_work_order(session, agent, WorkOrderCreate(
                 ticket_id=ticket.id, required_skills=["power_scada", "network"],
                 description="2 号前置机与 14 个变电站 104 规约通信中断，需到调度大楼 3 层机房现场排查通道板卡。",
             ))
@@ -327,7 +327,7 @@ def _work_orders(session: Session, orgs: dict[str, Organization], engineers: dic
           [("engineer_accept", 10), ("start_travel", 60), ("check_in", 90), ("check_out", 330)],
           "更换 32 节 12V 100Ah 电池，放电测试 30 分钟合格，旧电池交供电公司回收。")
     with _clock(service, now - timedelta(days=2)):
-        service.confirm_visit(session, customer_admin, order.id, 5, "按时到场，更换后放电测试合格，很专业。")
+        field.confirm_visit(session, customer_admin, order.id, 5, "按时到场，更换后放电测试合格，很专业。")
     # the first round of the day: the board opens with proposals to accept, change or reject
     service.plan_round(session, dispatcher, now)
     session.flush()

@@ -1,10 +1,11 @@
-"""HTML pages of on-site dispatch: the dispatcher's board (/dispatch), one work order (/dispatch/orders/{id}),
-a new work order from a ticket (/dispatch/orders/new), the engineer's phone page (/my/orders) and the
-customer's visits (/visits).
+"""HTML pages of on-site dispatch: the dispatcher's board (/dispatch), one work order (/dispatch/orders/{id}) and
+a new work order from a ticket (/dispatch/orders/new). The engineer's phone page (/my/orders) and the customer's
+visits (/visits) are in `field_pages`, built from the helpers here.
 
-Rows are read through the dispatch repository's `readable` scoping and changed only through the dispatch
-service, each form post inside a savepoint: bad input rolls it back and shows the page again with the message.
-After a change the browser is sent back (303) to the page it came from, with `?done=...` naming what happened.
+Rows are read through the dispatch repository's `readable` scoping and changed only through the dispatch rules
+(`service`, `orders`), each form post inside a savepoint: bad input rolls it back and shows the page again with
+the message. After a change the browser is sent back (303) to the page it came from, with `?done=...` naming
+what happened.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from huoban.deps import DbSession
-from huoban.dispatch import repository, service, views
-from huoban.dispatch.schemas import SKILLS, CheckOutIn, ConfirmIn, WorkOrderCreate
+from huoban.dispatch import orders, repository, service, views
+from huoban.dispatch.schemas import SKILLS, WorkOrderCreate
 from huoban.errors import Forbidden, HuobanError, Invalid, NotFound
 from huoban.identity.actor import Actor
 from huoban.models import (
@@ -150,12 +151,6 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
     if done in DONE_NOTICES and "notice" not in context:
         extra["notice"] = _(DONE_NOTICES[done])
     return render(request, name, {**extra, **context}, status_code=status_code)
-
-
-
-
-
-
 
 
 def _names(session: Session, orders: list[WorkOrder], proposals: list[DispatchProposal] | None = None
@@ -410,7 +405,7 @@ def create_order(
                 required_skills=skills, required_certification=required_certification.strip() or None,
                 estimated_minutes=int(minutes or 120),
             )
-            order = service.create_work_order(session, actor, data)
+            order = orders.create_work_order(session, actor, data)
     except (HuobanError, ValidationError) as exc:
         if isinstance(exc, HuobanError) and exc.status_code == 404:
             raise
@@ -439,8 +434,10 @@ def order_page(request: Request, session: DbSession, actor: PageActor, order_id:
 
 
 def _on_order(request: Request, session: Session, actor: Actor, order_id: int, action: Callable[[], Any],
-              done: str, values: dict[str, Any] | None = None, back: str | None = None) -> Response:
-    """Run one change on an order the actor can see; bad input shows the order (or `back`'s page) again."""
+              done: str, values: dict[str, Any] | None = None, back: str | None = None,
+              again: Callable[..., Response] | None = None) -> Response:
+    """Run one change on an order the actor can see; bad input shows the order again, or the list page `again`
+    renders (the one at `back`, where a done change returns)."""
     repository.get_work_order(session, actor, order_id)  # another organization's order is a 404
     try:
         with session.begin_nested():
@@ -450,12 +447,9 @@ def _on_order(request: Request, session: Session, actor: Actor, order_id: int, a
             raise
         message, errors, status = form_errors(request, exc)
         session.expire_all()
-        if back == "/my/orders":
-            return _my_orders(request, session, actor, values=values, failed=order_id, message=message,
-                              errors=errors, status=status)
-        if back == "/visits":
-            return _visits(request, session, actor, values=values, failed=order_id, message=message,
-                           errors=errors, status=status)
+        if again is not None:
+            return again(request, session, actor, values=values, failed=order_id, message=message, errors=errors,
+                         status=status)
         order = repository.get_work_order(session, actor, order_id)
         return _detail(request, session, actor, order, values=values, message=message, errors=errors, status=status)
     return _back(f"{back}#order-{order_id}" if back else f"/dispatch/orders/{order_id}", done)
@@ -486,111 +480,3 @@ def cancel(request: Request, session: DbSession, actor: PageActor, order_id: Row
         service.cancel(session, actor, order_id, reason.strip())
 
     return _on_order(request, session, actor, order_id, go, "cancelled", {"reason": reason})
-
-
-# --- the engineer's phone page ---------------------------------------------------------------------
-
-
-def _my_orders(request: Request, session: Session, actor: Actor, *, values: dict[str, Any] | None = None,
-               failed: int | None = None, message: str | None = None, errors: dict[str, str] | None = None,
-               status: int = 200) -> Response:
-    engineer = _my_engineer(session, actor)
-    orders: list[WorkOrder] = []
-    recent: list[WorkOrder] = []
-    if engineer is not None:
-        orders = list(session.scalars(
-            select(WorkOrder).where(WorkOrder.engineer_id == engineer.id, WorkOrder.status.in_(ACTIVE_ORDER_STATES))
-            .order_by(WorkOrder.planned_arrival_at, WorkOrder.id)
-        ))
-        recent = list(session.scalars(
-            select(WorkOrder).where(WorkOrder.engineer_id == engineer.id, WorkOrder.status == "done")
-            .order_by(WorkOrder.checked_out_at.desc()).limit(10)
-        ))
-    return _page(request, "dispatch/my_orders.html", {
-        "engineer": engineer, "orders": orders, "recent": recent, **_names(session, orders + recent),
-        "values": values or {}, "failed": failed, "message": message, "errors": errors or {},
-    }, status_code=status)
-
-
-def _field_worker(actor: Actor) -> None:
-    """Engineers are the operator's or a partner's people; customers have no such page."""
-    if actor.is_customer:
-        raise NotFound("Work order not found.")
-
-
-@router.get("/my/orders", response_class=HTMLResponse)
-def my_orders(request: Request, session: DbSession, actor: PageActor) -> Response:
-    """Today's and coming orders of the signed-in engineer, one column, big buttons."""
-    _field_worker(actor)
-    return _my_orders(request, session, actor)
-
-
-def _engineer_step(step: str) -> Callable[..., Response]:
-    def handler(request: Request, session: DbSession, actor: PageActor, order_id: RowId) -> Response:
-        _field_worker(actor)
-        action = getattr(service, step)
-        return _on_order(request, session, actor, order_id, lambda: action(session, actor, order_id), step,
-                         back="/my/orders")
-
-    handler.__name__ = f"my_order_{step}"
-    return handler
-
-
-for _path, _step in (("accept", "engineer_accept"), ("travel", "start_travel"), ("check-in", "check_in")):
-    router.add_api_route(f"/my/orders/{{order_id}}/{_path}", _engineer_step(_step), methods=["POST"],
-                         response_class=HTMLResponse, dependencies=[CsrfChecked])
-
-
-@router.post("/my/orders/{order_id}/check-out", response_class=HTMLResponse, dependencies=[CsrfChecked])
-def check_out(request: Request, session: DbSession, actor: PageActor, order_id: RowId, notes: Text = "") -> Response:
-    """Leave the site with the work notes (required: the customer confirms against them)."""
-    _field_worker(actor)
-
-    def go() -> None:
-        data = CheckOutIn(notes=notes.strip())
-        service.check_out(session, actor, order_id, data.notes)
-
-    return _on_order(request, session, actor, order_id, go, "check_out", {"notes": notes}, back="/my/orders")
-
-
-# --- the customer's visits -------------------------------------------------------------------------
-
-
-def _visits(request: Request, session: Session, actor: Actor, *, values: dict[str, Any] | None = None,
-            failed: int | None = None, message: str | None = None, errors: dict[str, str] | None = None,
-            status: int = 200) -> Response:
-    stmt = repository.readable(select(WorkOrder), actor).where(WorkOrder.status != "cancelled")
-    order_by = [case((WorkOrder.status == "done", case((WorkOrder.confirmed_at.is_(None), 0), else_=2)), else_=1),
-                WorkOrder.planned_arrival_at.desc(), WorkOrder.id.desc()]
-    orders = list(session.scalars(stmt.order_by(*order_by).limit(200)))
-    return _page(request, "dispatch/visits.html", {
-        "orders": orders, **_names(session, orders), "values": values or {}, "failed": failed,
-        "message": message, "errors": errors or {},
-    }, status_code=status)
-
-
-@router.get("/visits", response_class=HTMLResponse)
-def visits(request: Request, session: DbSession, actor: PageActor) -> Response:
-    """The customer's organization's visits: who comes when, check-in and check-out, and confirmation."""
-    if actor.is_operator:
-        return RedirectResponse("/dispatch", status_code=303)
-    if not actor.is_customer:
-        raise NotFound("Work order not found.")
-    return _visits(request, session, actor)
-
-
-@router.post("/visits/{order_id}/confirm", response_class=HTMLResponse, dependencies=[CsrfChecked])
-def confirm(request: Request, session: DbSession, actor: PageActor, order_id: RowId,
-            rating: Short = "", comment: Text = "") -> Response:
-    if not actor.is_customer:
-        raise NotFound("Work order not found.")
-
-    def go() -> None:
-        number = int(rating) if rating.strip().isdigit() else 0
-        if not 1 <= number <= 5:
-            raise Invalid("Choose from one to five stars.", field="rating")
-        data = ConfirmIn(rating=number, comment=comment.strip() or None)
-        service.confirm_visit(session, actor, order_id, data.rating, data.comment)
-
-    return _on_order(request, session, actor, order_id, go, "confirmed", {"rating": rating, "comment": comment},
-                     back="/visits")

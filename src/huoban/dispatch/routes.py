@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from huoban.api import IdemKey, Limit, Offset, Page, idempotent
 from huoban.deps import ApiActor, DbSession
-from huoban.dispatch import engineers, service, views
+from huoban.dispatch import engineers, field, orders, service, views
 from huoban.dispatch import repository as repo
 from huoban.dispatch.schemas import (
     MAX_ID,
@@ -112,7 +112,7 @@ def create_work_order(session: DbSession, actor: ApiActor, data: WorkOrderCreate
                       ) -> JSONResponse:
     """From a ticket that needs a visit (`ticket_id`), or a planned visit for a customer's site."""
     return idempotent(session, actor, key, data, lambda: views.work_order_detail(
-        session, service.create_work_order(session, actor, data)))
+        session, orders.create_work_order(session, actor, data)))
 
 
 @router.get("/work-orders", response_model=Page[WorkOrderRead])
@@ -153,29 +153,29 @@ def assign(session: DbSession, actor: ApiActor, work_order_id: RowId, data: Assi
 
 @router.post("/work-orders/{work_order_id}/accept", response_model=WorkOrderDetail)
 def engineer_accept(session: DbSession, actor: ApiActor, work_order_id: RowId) -> WorkOrderDetail:
-    return views.work_order_detail(session, service.engineer_accept(session, actor, work_order_id), actor)
+    return views.work_order_detail(session, field.engineer_accept(session, actor, work_order_id), actor)
 
 
 @router.post("/work-orders/{work_order_id}/start-travel", response_model=WorkOrderDetail)
 def start_travel(session: DbSession, actor: ApiActor, work_order_id: RowId) -> WorkOrderDetail:
-    return views.work_order_detail(session, service.start_travel(session, actor, work_order_id), actor)
+    return views.work_order_detail(session, field.start_travel(session, actor, work_order_id), actor)
 
 
 @router.post("/work-orders/{work_order_id}/check-in", response_model=WorkOrderDetail)
 def check_in(session: DbSession, actor: ApiActor, work_order_id: RowId) -> WorkOrderDetail:
     """The engineer is on site: meets the ticket's on-site clock."""
-    return views.work_order_detail(session, service.check_in(session, actor, work_order_id), actor)
+    return views.work_order_detail(session, field.check_in(session, actor, work_order_id), actor)
 
 
 @router.post("/work-orders/{work_order_id}/check-out", response_model=WorkOrderDetail)
 def check_out(session: DbSession, actor: ApiActor, work_order_id: RowId, data: CheckOutIn) -> WorkOrderDetail:
-    return views.work_order_detail(session, service.check_out(session, actor, work_order_id, data.notes), actor)
+    return views.work_order_detail(session, field.check_out(session, actor, work_order_id, data.notes), actor)
 
 
 @router.post("/work-orders/{work_order_id}/confirm", response_model=WorkOrderDetail)
 def confirm(session: DbSession, actor: ApiActor, work_order_id: RowId, data: ConfirmIn) -> WorkOrderDetail:
     """The customer confirms a done visit with a rating 1-5."""
-    order = service.confirm_visit(session, actor, work_order_id, data.rating, data.comment)
+    order = field.confirm_visit(session, actor, work_order_id, data.rating, data.comment)
     return views.work_order_detail(session, order, actor)
 
 

@@ -1,17 +1,18 @@
-"""Work-order rules: who creates, plans, assigns and moves what; dispatch rounds and their proposals.
+"""Work-order rules: who plans, assigns, cancels and moves what; dispatch rounds and their proposals.
 
 States: proposed -> assigned -> accepted -> travelling -> on_site -> done, and cancelled from any state before
 done. A dispatcher (or an operator admin) accepts, changes or rejects the optimizer's proposals: nothing is
-assigned silently. Only the assigned engineer accepts, starts travel, checks in (meeting the ticket's on-site
-clock) and checks out; the customer confirms a done visit. Every change appends a WorkOrderEvent and an
-audit record. An engineer may hold several active orders whose windows (planned departure to planned end on
-site, see `inputs.busy_interval`) do not overlap: accepting and assigning re-check that under the engineer's
-row lock (SELECT ... FOR UPDATE), so two dispatchers at once cannot book one engineer twice at one time.
+assigned silently. Creating an order is in `orders`, the assigned engineer's steps and the customer's
+confirmation in `field`; both write through this module's `_event`/`_move` and read its `utcnow` (one clock to
+freeze). Every change appends a WorkOrderEvent and an audit record. An engineer may hold several active orders
+whose windows (planned departure to planned end on site, see `inputs.busy_interval`) do not overlap: accepting
+and assigning re-check that under the engineer's row lock (SELECT ... FOR UPDATE), so two dispatchers at once
+cannot book one engineer twice at one time.
 
-Locks are always taken in one order, so concurrent writers wait for each other instead of deadlocking
-(PostgreSQL's "deadlock detected"): a ticket, then its SLA clocks, then its work orders (several in id order),
-then their proposals, then the engineer. A proposal is therefore decided by first finding its order without
-a lock, locking the order, and only then locking and re-reading the proposal.
+Locks are always taken in one order, here and in `orders` and `field`, so concurrent writers wait for each other
+instead of deadlocking (PostgreSQL's "deadlock detected"): a ticket, then its SLA clocks, then its work orders
+(several in id order), then their proposals, then the engineer. A proposal is therefore decided by first finding
+its order without a lock, locking the order, and only then locking and re-reading the proposal.
 """
 
 from __future__ import annotations
@@ -25,33 +26,24 @@ from sqlalchemy.orm import Session
 
 from huoban.audit.service import record
 from huoban.config import get_settings
-from huoban.dispatch import inputs, optimizer, places
+from huoban.dispatch import inputs, optimizer
 from huoban.dispatch import repository as repo
 from huoban.dispatch.planning import Candidate, EngineerInput, OrderInput, ProposalResult
-from huoban.dispatch.schemas import WorkOrderCreate
 from huoban.dispatch.travel import TravelModel, great_circle_km
-from huoban.errors import Conflict, Forbidden, Invalid, NotFound
+from huoban.errors import Conflict, Forbidden, Invalid
 from huoban.identity.actor import Actor
 from huoban.jobs.outbox import publish_event
 from huoban.models import (
-    CustomerSite,
     DispatchPlan,
     DispatchProposal,
     Engineer,
-    Organization,
-    OrgKind,
     Role,
-    SlaClock,
-    SlaPolicy,
     Ticket,
-    TicketEvent,
     User,
     WorkOrder,
     WorkOrderEvent,
 )
 from huoban.models import utcnow as _utcnow
-from huoban.service_desk import repository as tickets
-from huoban.sla import clocks
 
 TRANSITIONS: dict[str, set[str]] = {
     "proposed": {"assigned", "cancelled"},
@@ -130,94 +122,6 @@ def _supersede(session: Session, order_ids: list[int], status: str = "superseded
         values.update(decided_by_id=actor.user_id, decided_at=now or utcnow(), decision_note=note)
     session.execute(stmt.values(**values).execution_options(synchronize_session=False))
     session.flush()
-
-
-# --- creating ------------------------------------------------------------------------------------------------
-
-
-def create_work_order(session: Session, actor: Actor, data: WorkOrderCreate) -> WorkOrder:
-    """From a ticket that needs a visit, or standalone (planned maintenance) for a customer's site."""
-    if not (actor.is_operator and actor.has_role(*CREATOR_ROLES)):
-        raise Forbidden("Only dispatchers, service agents and operator admins create work orders.")
-    now = utcnow()
-    if data.ticket_id is not None:
-        order = _from_ticket(session, actor, data, now)
-    else:
-        if not is_planner(actor):
-            raise Forbidden("Service agents create work orders from tickets; planned visits are for dispatchers.")
-        order = _standalone(session, data, now)
-    order.required_skills = list(data.required_skills) or list(order.required_skills or [])
-    order.required_certification = data.required_certification
-    order.estimated_minutes = data.estimated_minutes
-    order.earliest_start_at = data.earliest_start_at or now
-    order.status = "proposed"
-    order.created_by_id = actor.user_id
-    order.created_at = order.updated_at = now
-    if order.arrival_due_at is not None and order.arrival_due_at < order.earliest_start_at:
-        raise Invalid("The arrival is due before the earliest start.", field="arrival_due_at")
-    session.add(order)
-    session.flush()
-    _event(session, order, actor, "created", new="proposed", at=now)
-    record(session, actor, "work_order.create", "work_order", order.id,
-           after={"title": order.title, "ticket_id": order.ticket_id, "customer_org_id": order.customer_org_id,
-                  "site_region_code": order.site_region_code, "priority": order.priority})
-    publish_event(session, [order.customer_org_id], "work_order.created",
-                  {"work_order_id": order.id, "ticket_id": order.ticket_id})
-    return order
-
-
-def _from_ticket(session: Session, actor: Actor, data: WorkOrderCreate, now: datetime) -> WorkOrder:
-    assert data.ticket_id is not None
-    ticket = tickets.get_ticket(session, actor, data.ticket_id, for_update=True)
-    if not ticket.on_site_required:
-        raise Invalid("This ticket needs no on-site visit.", field="ticket_id")
-    if ticket.status in ("resolved", "closed"):
-        raise Conflict("The ticket is already %(status)s.", field="ticket_id", status=ticket.status)
-    if data.customer_org_id not in (None, ticket.customer_org_id):
-        raise Invalid("The ticket belongs to another customer.", field="customer_org_id")
-    open_order = session.scalar(select(WorkOrder.id).where(
-        WorkOrder.ticket_id == ticket.id, WorkOrder.status.in_(repo.OPEN_STATES)))
-    if open_order is not None:
-        raise Conflict("The ticket already has open work order %(id)s.", field="ticket_id", id=open_order)
-    code = data.site_region_code or ticket.site_region_code
-    address = data.site_address or ticket.site_address
-    if not code and not address:
-        raise Invalid("The ticket names no site: give site_region_code or site_address.", field="site_region_code")
-    region = places.place(session, code, address, "site_region_code", "site_address")
-    due = inputs.on_site_due(session, [ticket.id]).get(ticket.id)
-    return WorkOrder(
-        ticket_id=ticket.id, customer_org_id=ticket.customer_org_id, title=data.title or ticket.title,
-        description=data.description or ticket.description, kind=data.kind or "repair", priority=ticket.priority,
-        site_region_code=region.code, site_address=address, site_longitude=region.longitude,
-        site_latitude=region.latitude, arrival_due_at=due,
-    )
-
-
-def _standalone(session: Session, data: WorkOrderCreate, now: datetime) -> WorkOrder:
-    site = None
-    if data.site_id is not None:
-        site = session.get(CustomerSite, data.site_id)
-        if site is None or data.customer_org_id not in (None, site.customer_org_id):
-            raise NotFound("Site not found.", field="site_id")
-    customer_id = data.customer_org_id if site is None else site.customer_org_id
-    if customer_id is None:
-        raise Invalid("Choose the customer this visit is for.", field="customer_org_id")
-    org = session.get(Organization, customer_id)
-    if org is None or org.kind != OrgKind.customer:
-        raise Invalid("Not a customer organization.", field="customer_org_id")
-    if not data.title:
-        raise Invalid("A planned visit needs a title.", field="title")
-    if site is not None and not data.site_region_code and not data.site_address:
-        code, address, lon, lat = site.region_code, site.address, site.longitude, site.latitude
-    else:
-        region = places.place(session, data.site_region_code, data.site_address, "site_region_code", "site_address")
-        code, address, lon, lat = region.code, data.site_address, region.longitude, region.latitude
-    return WorkOrder(
-        customer_org_id=org.id, site_id=site.id if site else None, title=data.title, description=data.description,
-        kind=data.kind or "maintenance", priority=data.priority or "P3", site_region_code=code,
-        site_address=address, site_longitude=lon, site_latitude=lat,
-        required_skills=list(site.required_skills or []) if site else [], arrival_due_at=data.arrival_due_at,
-    )
 
 
 # --- planning ------------------------------------------------------------------------------------------------
@@ -542,80 +446,7 @@ def candidates(session: Session, actor: Actor, work_order_id: int, limit: int = 
     return optimizer.candidates(order_in, inputs.engineer_inputs(session, now), now, travel_model(), limit=limit)
 
 
-# --- the engineer's steps, cancelling and the customer's confirmation ------------------------------------------
-
-
-def _own_order(session: Session, actor: Actor, work_order_id: int) -> WorkOrder:
-    order = repo.get_work_order(session, actor, work_order_id, for_update=True)
-    engineer = repo.engineer_of_user(session, actor.user_id)
-    if engineer is None or order.engineer_id != engineer.id:
-        raise Forbidden("Only the engineer assigned to this work order does this.")
-    return order
-
-
-def engineer_accept(session: Session, actor: Actor, work_order_id: int) -> WorkOrder:
-    order = _own_order(session, actor, work_order_id)
-    now = utcnow()
-    _move(session, actor, order, "accepted", now)
-    order.accepted_at = now
-    session.flush()
-    return order
-
-
-def start_travel(session: Session, actor: Actor, work_order_id: int) -> WorkOrder:
-    order = _own_order(session, actor, work_order_id)
-    now = utcnow()
-    _move(session, actor, order, "travelling", now)
-    order.travel_started_at = now
-    session.flush()
-    return order
-
-
-def check_in(session: Session, actor: Actor, work_order_id: int, at: datetime | None = None) -> WorkOrder:
-    """The engineer is on site: meets the ticket's on-site clock at that instant. The ticket and its clocks are
-    locked before the order (the one lock order, which a ticket change pushed to its orders takes too)."""
-    ticket_id = repo.get_work_order(session, actor, work_order_id).ticket_id  # never changes: no lock needed
-    ticket = _lock_ticket(session, ticket_id) if ticket_id is not None else None
-    order = _own_order(session, actor, work_order_id)
-    now = at or utcnow()
-    _move(session, actor, order, "on_site", now)
-    order.checked_in_at = now
-    if ticket is not None:
-        _meet_on_site_clock(session, actor, ticket, order.id, now)
-    session.flush()
-    return order
-
-
-def _lock_ticket(session: Session, ticket_id: int) -> Ticket | None:
-    """Unscoped on purpose: a partner's engineer may not read tickets, but his check-in on the order that was
-    created from this ticket is what meets its on-site clock (as service_desk.record_arrival does)."""
-    ticket = session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update()
-                            .execution_options(populate_existing=True))
-    session.execute(select(SlaClock.id).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.id)
-                    .with_for_update())
-    return ticket
-
-
-def _meet_on_site_clock(session: Session, actor: Actor, ticket: Ticket, order_id: int, now: datetime) -> None:
-    clocks.meet(session, ticket, session.get_one(SlaPolicy, ticket.sla_policy_id), "on_site", now)
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor_id=actor.user_id, kind="on_site", to_value="arrived",
-                            body=f"work order {order_id}", is_public=True))
-    ticket.updated_at = now
-    session.flush()
-    record(session, actor, "ticket.on_site", "ticket", ticket.id, after={"work_order_id": order_id})
-
-
-def check_out(session: Session, actor: Actor, work_order_id: int, notes: str, at: datetime | None = None
-              ) -> WorkOrder:
-    if not notes or not notes.strip():
-        raise Invalid("Write down what was done on site.", field="notes")
-    order = _own_order(session, actor, work_order_id)
-    now = at or utcnow()
-    _move(session, actor, order, "done", now, body=notes)
-    order.checked_out_at = now
-    order.work_notes = notes.strip()
-    session.flush()
-    return order
+# --- cancelling ----------------------------------------------------------------------------------------------
 
 
 def cancel(session: Session, actor: Actor, work_order_id: int, reason: str) -> WorkOrder:
@@ -630,26 +461,3 @@ def cancel(session: Session, actor: Actor, work_order_id: int, reason: str) -> W
     _supersede(session, [order.id])
     session.flush()
     return order
-
-
-def confirm_visit(session: Session, actor: Actor, work_order_id: int, rating: int, comment: str | None
-                  ) -> WorkOrder:
-    """The customer confirms a done visit with a rating 1-5 and a comment, once."""
-    order = repo.get_work_order(session, actor, work_order_id, for_update=True)
-    if not actor.is_customer:
-        raise Forbidden("Only the customer confirms a visit.")
-    if order.status != "done":
-        raise Conflict("A visit is confirmed once it is done.", field="status")
-    if order.confirmed_at is not None:
-        raise Conflict("This visit is already confirmed.", field="status")
-    if not 1 <= rating <= 5:
-        raise Invalid("The rating is between 1 and 5.", field="rating")
-    now = utcnow()
-    order.confirmed_at, order.confirmed_by_id = now, actor.user_id
-    order.confirmation_rating, order.confirmation_comment = rating, comment
-    order.updated_at = now
-    _event(session, order, actor, "confirmed", new=str(rating), body=comment, at=now)
-    record(session, actor, "work_order.confirm", "work_order", order.id, after={"rating": rating})
-    session.flush()
-    return order
-
