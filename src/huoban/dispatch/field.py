@@ -1,7 +1,7 @@
 """The visit itself: the assigned engineer accepts, starts travel, checks in (meeting the ticket's on-site clock)
 and checks out; the customer confirms a done visit.
 
-Apart from the dispatcher's rules in `service`, but moved by its state machine (`_move`) and timed by its clock:
+Apart from the dispatcher's rules in `service`, but moved by its state machine (`move_order`) and timed by its clock:
 `service.utcnow()` is read through the module, so the tests and the demo that freeze it freeze these steps too.
 Locks follow service's one order: the ticket, then its SLA clocks, then the work order.
 """
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from huoban.audit.service import record
 from huoban.dispatch import repository as repo
 from huoban.dispatch import service
-from huoban.dispatch.service import _event, _move
+from huoban.dispatch.service import add_event, move_order
 from huoban.errors import Conflict, Forbidden, Invalid
 from huoban.identity.actor import Actor
 from huoban.models import SlaClock, SlaPolicy, Ticket, TicketEvent, WorkOrder
@@ -34,7 +34,7 @@ def _own_order(session: Session, actor: Actor, work_order_id: int) -> WorkOrder:
 def engineer_accept(session: Session, actor: Actor, work_order_id: int) -> WorkOrder:
     order = _own_order(session, actor, work_order_id)
     now = service.utcnow()
-    _move(session, actor, order, "accepted", now)
+    move_order(session, actor, order, "accepted", now)
     order.accepted_at = now
     session.flush()
     return order
@@ -43,7 +43,7 @@ def engineer_accept(session: Session, actor: Actor, work_order_id: int) -> WorkO
 def start_travel(session: Session, actor: Actor, work_order_id: int) -> WorkOrder:
     order = _own_order(session, actor, work_order_id)
     now = service.utcnow()
-    _move(session, actor, order, "travelling", now)
+    move_order(session, actor, order, "travelling", now)
     order.travel_started_at = now
     session.flush()
     return order
@@ -56,7 +56,7 @@ def check_in(session: Session, actor: Actor, work_order_id: int, at: datetime | 
     ticket = _lock_ticket(session, ticket_id) if ticket_id is not None else None
     order = _own_order(session, actor, work_order_id)
     now = at or service.utcnow()
-    _move(session, actor, order, "on_site", now)
+    move_order(session, actor, order, "on_site", now)
     order.checked_in_at = now
     if ticket is not None:
         _meet_on_site_clock(session, actor, ticket, order.id, now)
@@ -89,7 +89,7 @@ def check_out(session: Session, actor: Actor, work_order_id: int, notes: str, at
         raise Invalid("Write down what was done on site.", field="notes")
     order = _own_order(session, actor, work_order_id)
     now = at or service.utcnow()
-    _move(session, actor, order, "done", now, body=notes)
+    move_order(session, actor, order, "done", now, body=notes)
     order.checked_out_at = now
     order.work_notes = notes.strip()
     session.flush()
@@ -112,7 +112,7 @@ def confirm_visit(session: Session, actor: Actor, work_order_id: int, rating: in
     order.confirmed_at, order.confirmed_by_id = now, actor.user_id
     order.confirmation_rating, order.confirmation_comment = rating, comment
     order.updated_at = now
-    _event(session, order, actor, "confirmed", new=str(rating), body=comment, at=now)
+    add_event(session, order, actor, "confirmed", new=str(rating), body=comment, at=now)
     record(session, actor, "work_order.confirm", "work_order", order.id, after={"rating": rating})
     session.flush()
     return order

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from huoban.deps import DbSession
 from huoban.dispatch import field, repository
-from huoban.dispatch.pages import RowId, Short, Text, _my_engineer, _names, _on_order, _page
+from huoban.dispatch.pages import RowId, Short, Text, my_engineer, on_order, order_names, page_response
 from huoban.dispatch.schemas import CheckOutIn, ConfirmIn
 from huoban.errors import Invalid, NotFound
 from huoban.identity.actor import Actor
@@ -33,7 +33,7 @@ router = APIRouter(include_in_schema=False)
 def _my_orders(request: Request, session: Session, actor: Actor, *, values: dict[str, Any] | None = None,
                failed: int | None = None, message: str | None = None, errors: dict[str, str] | None = None,
                status: int = 200) -> Response:
-    engineer = _my_engineer(session, actor)
+    engineer = my_engineer(session, actor)
     orders: list[WorkOrder] = []
     recent: list[WorkOrder] = []
     if engineer is not None:
@@ -45,8 +45,8 @@ def _my_orders(request: Request, session: Session, actor: Actor, *, values: dict
             select(WorkOrder).where(WorkOrder.engineer_id == engineer.id, WorkOrder.status == "done")
             .order_by(WorkOrder.checked_out_at.desc()).limit(10)
         ))
-    return _page(request, "dispatch/my_orders.html", {
-        "engineer": engineer, "orders": orders, "recent": recent, **_names(session, orders + recent),
+    return page_response(request, "dispatch/my_orders.html", {
+        "engineer": engineer, "orders": orders, "recent": recent, **order_names(session, orders + recent),
         "values": values or {}, "failed": failed, "message": message, "errors": errors or {},
     }, status_code=status)
 
@@ -68,7 +68,7 @@ def _engineer_step(step: str) -> Callable[..., Response]:
     def handler(request: Request, session: DbSession, actor: PageActor, order_id: RowId) -> Response:
         _field_worker(actor)
         action = getattr(field, step)
-        return _on_order(request, session, actor, order_id, lambda: action(session, actor, order_id), step,
+        return on_order(request, session, actor, order_id, lambda: action(session, actor, order_id), step,
                          back="/my/orders", again=_my_orders)
 
     handler.__name__ = f"my_order_{step}"
@@ -89,7 +89,7 @@ def check_out(request: Request, session: DbSession, actor: PageActor, order_id: 
         data = CheckOutIn(notes=notes.strip())
         field.check_out(session, actor, order_id, data.notes)
 
-    return _on_order(request, session, actor, order_id, go, "check_out", {"notes": notes}, back="/my/orders",
+    return on_order(request, session, actor, order_id, go, "check_out", {"notes": notes}, back="/my/orders",
                      again=_my_orders)
 
 
@@ -103,8 +103,8 @@ def _visits(request: Request, session: Session, actor: Actor, *, values: dict[st
     order_by = [case((WorkOrder.status == "done", case((WorkOrder.confirmed_at.is_(None), 0), else_=2)), else_=1),
                 WorkOrder.planned_arrival_at.desc(), WorkOrder.id.desc()]
     orders = list(session.scalars(stmt.order_by(*order_by).limit(200)))
-    return _page(request, "dispatch/visits.html", {
-        "orders": orders, **_names(session, orders), "values": values or {}, "failed": failed,
+    return page_response(request, "dispatch/visits.html", {
+        "orders": orders, **order_names(session, orders), "values": values or {}, "failed": failed,
         "message": message, "errors": errors or {},
     }, status_code=status)
 
@@ -132,5 +132,5 @@ def confirm(request: Request, session: DbSession, actor: PageActor, order_id: Ro
         data = ConfirmIn(rating=number, comment=comment.strip() or None)
         field.confirm_visit(session, actor, order_id, data.rating, data.comment)
 
-    return _on_order(request, session, actor, order_id, go, "confirmed", {"rating": rating, "comment": comment},
+    return on_order(request, session, actor, order_id, go, "confirmed", {"rating": rating, "comment": comment},
                      back="/visits", again=_visits)

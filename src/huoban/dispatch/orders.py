@@ -16,7 +16,7 @@ from huoban.audit.service import record
 from huoban.dispatch import inputs, places, service
 from huoban.dispatch import repository as repo
 from huoban.dispatch.schemas import WorkOrderCreate
-from huoban.dispatch.service import _event
+from huoban.dispatch.service import add_event
 from huoban.errors import Conflict, Forbidden, Invalid, NotFound
 from huoban.identity.actor import Actor
 from huoban.jobs.outbox import publish_event
@@ -46,7 +46,7 @@ def create_work_order(session: Session, actor: Actor, data: WorkOrderCreate) -> 
         raise Invalid("The arrival is due before the earliest start.", field="arrival_due_at")
     session.add(order)
     session.flush()
-    _event(session, order, actor, "created", new="proposed", at=now)
+    add_event(session, order, actor, "created", new="proposed", at=now)
     record(session, actor, "work_order.create", "work_order", order.id,
            after={"title": order.title, "ticket_id": order.ticket_id, "customer_org_id": order.customer_org_id,
                   "site_region_code": order.site_region_code, "priority": order.priority})

@@ -137,7 +137,7 @@ def _minutes_until(moment: datetime | None, now: datetime) -> int | None:
     return None if moment is None else int((moment - now).total_seconds() // 60)
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+def page_response(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     _ = gettext_for(request_locale(request))
     now = utcnow()
     done = request.query_params.get("done", "")
@@ -153,7 +153,7 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
     return render(request, name, {**extra, **context}, status_code=status_code)
 
 
-def _names(session: Session, orders: list[WorkOrder], proposals: list[DispatchProposal] | None = None
+def order_names(session: Session, orders: list[WorkOrder], proposals: list[DispatchProposal] | None = None
            ) -> dict[str, Any]:
     """Everything a list of orders shows besides the rows: customers, engineers, their users and orgs, regions."""
     engineer_ids: set[int | None] = {o.engineer_id for o in orders} | {p.engineer_id for p in proposals or []}
@@ -239,9 +239,9 @@ def _board(request: Request, session: Session, actor: Actor, *, message: str | N
         proposals = {p.work_order_id: p for p in rows}
     plan = session.scalar(select(DispatchPlan).order_by(DispatchPlan.id.desc()).limit(1)) if actor.is_operator \
         else None
-    return _page(request, "dispatch/board.html", {
+    return page_response(request, "dispatch/board.html", {
         "open_orders": open_orders, "active": active, "proposals": proposals, "plan": plan,
-        **_names(session, open_orders + active, list(proposals.values())),
+        **order_names(session, open_orders + active, list(proposals.values())),
         "can_plan": is_planner(actor), "can_create": actor.is_operator,
         "message": message, "errors": errors or {},
     }, status_code=status)
@@ -291,7 +291,7 @@ def reject(request: Request, session: DbSession, actor: PageActor, proposal_id: 
 # --- one work order ----------------------------------------------------------------------------------
 
 
-def _my_engineer(session: Session, actor: Actor) -> Engineer | None:
+def my_engineer(session: Session, actor: Actor) -> Engineer | None:
     return session.scalar(select(Engineer).where(Engineer.user_id == actor.user_id))
 
 
@@ -307,10 +307,10 @@ def _detail(request: Request, session: Session, actor: Actor, order: WorkOrder, 
                                          .order_by(DispatchProposal.id.desc()).limit(20)))
         if planner and order.status in ("proposed", "assigned", "accepted"):
             candidates = list(service.candidates(session, actor, order.id))
-    mine = _my_engineer(session, actor)
-    names = _names(session, [order], proposals)
+    mine = my_engineer(session, actor)
+    names = order_names(session, [order], proposals)
     people = by_id(session, User, {e.actor_id for e in events} | {order.created_by_id, order.confirmed_by_id})
-    return _page(request, "dispatch/detail.html", {
+    return page_response(request, "dispatch/detail.html", {
         "order": order, "events": events, "proposals": proposals, "candidates": candidates, "people": people,
         "actor_orgs": by_id(session, Organization, {u.org_id for u in people.values()}),
         "site": session.get(CustomerSite, order.site_id) if order.site_id else None,
@@ -365,7 +365,7 @@ def _new_form(request: Request, session: Session, actor: Actor, values: dict[str
     if ticket is not None:
         open_orders = list(session.scalars(select(WorkOrder).where(WorkOrder.ticket_id == ticket.id,
                                                                    WorkOrder.status != "cancelled")))
-    return _page(request, "dispatch/new.html", {
+    return page_response(request, "dispatch/new.html", {
         "values": values, "ticket": ticket, "customers": customers, "sites": sites, "skills": SKILLS,
         "kinds": KINDS, "priorities": list(PRIORITY_ORDER), "existing": open_orders,
         "regions": regions_by_code(session, {s.region_code for s in sites} | {values.get("site_region_code")}),
@@ -433,7 +433,7 @@ def order_page(request: Request, session: DbSession, actor: PageActor, order_id:
     return _detail(request, session, actor, order)
 
 
-def _on_order(request: Request, session: Session, actor: Actor, order_id: int, action: Callable[[], Any],
+def on_order(request: Request, session: Session, actor: Actor, order_id: int, action: Callable[[], Any],
               done: str, values: dict[str, Any] | None = None, back: str | None = None,
               again: Callable[..., Response] | None = None) -> Response:
     """Run one change on an order the actor can see; bad input shows the order again, or the list page `again`
@@ -467,7 +467,7 @@ def assign(request: Request, session: DbSession, actor: PageActor, order_id: Row
             raise Invalid("Choose an engineer.", field="engineer_id")
         service.assign(session, actor, order_id, chosen, note.strip() or None)
 
-    return _on_order(request, session, actor, order_id, go, "assigned", {"engineer_id": engineer_id, "note": note})
+    return on_order(request, session, actor, order_id, go, "assigned", {"engineer_id": engineer_id, "note": note})
 
 
 @router.post("/dispatch/orders/{order_id}/cancel", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -479,4 +479,4 @@ def cancel(request: Request, session: DbSession, actor: PageActor, order_id: Row
             raise Invalid("Say why the work order is cancelled.", field="reason")
         service.cancel(session, actor, order_id, reason.strip())
 
-    return _on_order(request, session, actor, order_id, go, "cancelled", {"reason": reason})
+    return on_order(request, session, actor, order_id, go, "cancelled", {"reason": reason})

@@ -3,7 +3,7 @@
 States: proposed -> assigned -> accepted -> travelling -> on_site -> done, and cancelled from any state before
 done. A dispatcher (or an operator admin) accepts, changes or rejects the optimizer's proposals: nothing is
 assigned silently. Creating an order is in `orders`, the assigned engineer's steps and the customer's
-confirmation in `field`; both write through this module's `_event`/`_move` and read its `utcnow` (one clock to
+confirmation in `field`; both write through this module's `add_event`/`move_order` and read its `utcnow` (one clock to
 freeze). Every change appends a WorkOrderEvent and an audit record. An engineer may hold several active orders
 whose windows (planned departure to planned end on site, see `inputs.busy_interval`) do not overlap: accepting
 and assigning re-check that under the engineer's row lock (SELECT ... FOR UPDATE), so two dispatchers at once
@@ -81,7 +81,7 @@ def travel_model() -> TravelModel:
     return TravelModel.from_settings(get_settings())
 
 
-def _event(session: Session, order: WorkOrder, actor: Actor | None, kind: str, *, old: str | None = None,
+def add_event(session: Session, order: WorkOrder, actor: Actor | None, kind: str, *, old: str | None = None,
            new: str | None = None, body: str | None = None, at: datetime | None = None) -> WorkOrderEvent:
     event = WorkOrderEvent(work_order_id=order.id, at=at or utcnow(), actor_id=actor.user_id if actor else None,
                            kind=kind, from_value=None if old is None else old[:64],
@@ -91,7 +91,7 @@ def _event(session: Session, order: WorkOrder, actor: Actor | None, kind: str, *
     return event
 
 
-def _move(session: Session, actor: Actor, order: WorkOrder, target: str, now: datetime,
+def move_order(session: Session, actor: Actor, order: WorkOrder, target: str, now: datetime,
           body: str | None = None) -> str:
     """Change the status if the state machine allows it (409 otherwise); event, audit and webhook."""
     old = order.status
@@ -100,7 +100,7 @@ def _move(session: Session, actor: Actor, order: WorkOrder, target: str, now: da
     order.status = target
     order.updated_at = now
     if old != target:
-        _event(session, order, actor, "status", old=old, new=target, body=body, at=now)
+        add_event(session, order, actor, "status", old=old, new=target, body=body, at=now)
         record(session, actor, "work_order.status", "work_order", order.id, before={"status": old},
                after={"status": target})
         publish_event(session, [order.customer_org_id], "work_order.status",
@@ -188,10 +188,10 @@ def refresh_from_tickets(session: Session, orders: list[WorkOrder], now: datetim
         moved = False
         if due is not None and due != order.arrival_due_at:
             old = order.arrival_due_at.isoformat() if order.arrival_due_at else None
-            _event(session, order, actor, "due", old=old, new=due.isoformat(), at=now)
+            add_event(session, order, actor, "due", old=old, new=due.isoformat(), at=now)
             order.arrival_due_at, moved = due, True
         if priority is not None and priority != order.priority:
-            _event(session, order, actor, "priority", old=order.priority, new=priority, at=now)
+            add_event(session, order, actor, "priority", old=order.priority, new=priority, at=now)
             order.priority, moved = priority, True
         if moved:
             order.updated_at = now
@@ -345,7 +345,7 @@ def _window(order: OrderInput, found: EngineerInput, now: datetime, travel: Trav
 def _book(session: Session, actor: Actor, order: WorkOrder, engineer: Engineer, estimate: Candidate,
           now: datetime) -> None:
     """Set the order assigned to the engineer (`_estimate` has checked the window under the engineer's lock)."""
-    _move(session, actor, order, "assigned", now)
+    move_order(session, actor, order, "assigned", now)
     order.engineer_id = engineer.id
     order.assigned_org_id = engineer.org_id
     order.assigned_by_id = actor.user_id
@@ -384,7 +384,7 @@ def accept_proposal(session: Session, actor: Actor, proposal_id: int) -> WorkOrd
     _book(session, actor, order, engineer, estimate, now)
     proposal.status, proposal.decided_by_id, proposal.decided_at = "accepted", actor.user_id, now
     _supersede(session, [order.id], keep=proposal.id)
-    _event(session, order, actor, "assigned", new=str(engineer.id), body=estimate.engineer_name, at=now)
+    add_event(session, order, actor, "assigned", new=str(engineer.id), body=estimate.engineer_name, at=now)
     record(session, actor, "dispatch.accept", "work_order", order.id,
            after={"proposal_id": proposal.id, "engineer_id": engineer.id})
     session.flush()
@@ -396,7 +396,7 @@ def reject_proposal(session: Session, actor: Actor, proposal_id: int, note: str 
     now = utcnow()
     proposal.status, proposal.decided_by_id, proposal.decided_at, proposal.decision_note = (
         "rejected", actor.user_id, now, note)
-    _event(session, order, actor, "note", old=str(proposal.engineer_id) if proposal.engineer_id else None,
+    add_event(session, order, actor, "note", old=str(proposal.engineer_id) if proposal.engineer_id else None,
            body=f"proposal {proposal.id} rejected" + (f": {note}" if note else ""), at=now)
     record(session, actor, "dispatch.reject", "dispatch_proposal", proposal.id, after={"note": note})
     session.flush()
@@ -428,7 +428,7 @@ def assign(session: Session, actor: Actor, work_order_id: int, engineer_id: int,
         pending.decision_note = note if chosen else (note or "changed by the dispatcher")
         _supersede(session, [order.id], keep=pending.id)
     kind = "override" if previous is not None and previous != engineer.id else "assigned"
-    _event(session, order, actor, kind, old=str(previous) if previous else None, new=str(engineer.id),
+    add_event(session, order, actor, kind, old=str(previous) if previous else None, new=str(engineer.id),
            body=note or estimate.engineer_name, at=now)
     record(session, actor, f"dispatch.{kind}", "work_order", order.id,
            before={"engineer_id": previous}, after={"engineer_id": engineer.id, "note": note})
@@ -455,7 +455,7 @@ def cancel(session: Session, actor: Actor, work_order_id: int, reason: str) -> W
     if not reason or not reason.strip():
         raise Invalid("Give a reason for cancelling.", field="reason")
     now = utcnow()
-    _move(session, actor, order, "cancelled", now, body=reason)
+    move_order(session, actor, order, "cancelled", now, body=reason)
     order.cancelled_at = now
     order.cancel_reason = reason.strip()
     _supersede(session, [order.id])

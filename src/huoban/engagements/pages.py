@@ -70,20 +70,20 @@ _LABELS = [
 # --- who may use the provider's side ---------------------------------------------------------------
 
 
-def _provider(actor: Actor) -> None:
+def require_provider(actor: Actor) -> None:
     """The provider's pages are for operators; customers have the portal, partners see no engagements yet."""
     if not actor.is_operator:
         raise NotFound("Engagement not found.")
 
 
-def _operators(session: Session) -> list[User]:
+def operator_users(session: Session) -> list[User]:
     return list(session.scalars(
         select(User).join(Organization, Organization.id == User.org_id)
         .where(Organization.kind == OrgKind.operator, User.is_active.is_(True)).order_by(User.display_name)))
 
 
 def _sales(session: Session) -> list[User]:
-    return [u for u in _operators(session) if u.role in {str(r) for r in service.SALES_ROLES}]
+    return [u for u in operator_users(session) if u.role in {str(r) for r in service.SALES_ROLES}]
 
 
 def _customers(session: Session, actor: Actor) -> list[Organization]:
@@ -91,7 +91,7 @@ def _customers(session: Session, actor: Actor) -> list[Organization]:
     return [o for o in rows if o.is_active]
 
 
-def _org_users(session: Session, org_id: int) -> list[User]:
+def org_users(session: Session, org_id: int) -> list[User]:
     return list(session.scalars(select(User).where(User.org_id == org_id, User.is_active.is_(True))
                                 .order_by(User.display_name)))
 
@@ -101,7 +101,7 @@ MAX_FEN = 10**15  # the schemas' upper bound; Decimal cannot quantize far beyond
 
 
 
-def _fen(value: str, field: str, *, signed: bool = False) -> int | None:
+def parse_fen(value: str, field: str, *, signed: bool = False) -> int | None:
     """Yuan as typed (1,234.5) to integer fen; at most two decimals."""
     text = value.strip().replace(",", "").replace("，", "")
     if not text:
@@ -130,7 +130,7 @@ def _hours_to_minutes(value: str, field: str) -> int:
     return int((hours * 60).to_integral_value())
 
 
-def _rows(form: Any, prefix: str) -> list[dict[str, str]]:
+def form_rows(form: Any, prefix: str) -> list[dict[str, str]]:
     """Rows of a repeating form part (`items-3-title`), in row order."""
     rows: dict[int, dict[str, str]] = {}
     for name, value in form.multi_items():
@@ -152,7 +152,7 @@ def engagement_list(
     """Engagements newest first, with how many are in each stage under the other filters."""
     if actor.is_customer:
         return RedirectResponse("/portal/engagements", status_code=303)
-    _provider(actor)
+    require_provider(actor)
     base = service.EngagementFilter(
         customer_org_id=query_id(customer), owner_id=query_id(owner), q=q.strip() or None)
     counts = {}
@@ -188,8 +188,8 @@ def _form_fields(values: dict[str, Any]) -> dict[str, Any]:
     if values["industry"] and values["industry"] not in INDUSTRIES:
         raise Invalid("Choose one of the offered options.", field="industry")
     return {"title": values["title"].strip(), "goal": values["goal"].strip(),
-            "budget_min_fen": _fen(values["budget_min"], "budget_min_fen"),
-            "budget_max_fen": _fen(values["budget_max"], "budget_max_fen"), "industry": values["industry"] or None,
+            "budget_min_fen": parse_fen(values["budget_min"], "budget_min_fen"),
+            "budget_max_fen": parse_fen(values["budget_max"], "budget_max_fen"), "industry": values["industry"] or None,
             "region_code": values["region_code"].strip() or None, "owner_id": form_id(values["owner_id"], "owner_id"),
             "member_ids": [n for i, v in enumerate(values["member_ids"]) if (n := form_id(v, f"member_ids.{i}"))]}
 
@@ -201,7 +201,7 @@ def _engagement_form(request: Request, session: Session, actor: Actor, values: d
     sales staff, plus whoever already owns or works on the engagement."""
     sales = _sales(session)
     chosen = {values["owner_id"], *values["member_ids"]}
-    sales += [u for u in _operators(session) if str(u.id) in chosen and u not in sales]
+    sales += [u for u in operator_users(session) if str(u.id) in chosen and u not in sales]
     return show_page(request, "engagements/new.html", {
         "values": values, "message": message, "errors": errors or {}, "engagement": engagement,
         "customers": [] if engagement else _customers(session, actor), "sales": sales, "industries": INDUSTRIES,
@@ -210,13 +210,13 @@ def _engagement_form(request: Request, session: Session, actor: Actor, values: d
 
 @router.get("/engagements/new", response_class=HTMLResponse)
 def new_engagement_form(request: Request, session: DbSession, actor: PageActor) -> Response:
-    _provider(actor)
+    require_provider(actor)
     return _engagement_form(request, session, actor, {"owner_id": str(actor.user_id), "member_ids": []})
 
 
 @router.post("/engagements/new", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def create_engagement(request: Request, session: DbSession, actor: PageActor) -> Response:
-    _provider(actor)
+    require_provider(actor)
     values = _form_values(await request.form())
     try:
         with session.begin_nested():
@@ -231,8 +231,8 @@ async def create_engagement(request: Request, session: DbSession, actor: PageAct
 
 @router.get("/engagements/{engagement_id}/edit", response_class=HTMLResponse)
 def edit_engagement_form(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
-    _provider(actor)
-    e = _engagement(session, actor, engagement_id)
+    require_provider(actor)
+    e = load_engagement(session, actor, engagement_id)
     values = {"title": e.title, "goal": e.goal, "budget_min": yuan_input(e.budget_min_fen),
               "budget_max": yuan_input(e.budget_max_fen), "industry": e.industry or "",
               "region_code": e.region_code or "", "owner_id": str(e.owner_id),
@@ -244,8 +244,8 @@ def edit_engagement_form(request: Request, session: DbSession, actor: PageActor,
 async def edit_engagement(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
     """Every field of the form is sent, so an emptied budget, industry or region is cleared (the API's PATCH
     with all of them set); the presales team is replaced by the boxes ticked."""
-    _provider(actor)
-    _engagement(session, actor, engagement_id)
+    require_provider(actor)
+    load_engagement(session, actor, engagement_id)
     values = _form_values(await request.form())
     try:
         with session.begin_nested():
@@ -253,7 +253,8 @@ async def edit_engagement(request: Request, session: DbSession, actor: PageActor
     except (HuobanError, ValidationError) as exc:
         message, errors, status = form_errors(request, exc)
         session.expire_all()
-        return _engagement_form(request, session, actor, values, engagement=_engagement(session, actor, engagement_id),
+        return _engagement_form(request, session, actor, values,
+                                engagement=load_engagement(session, actor, engagement_id),
                                 message=message, errors=errors, status=status)
     return RedirectResponse(f"/engagements/{engagement_id}", status_code=303)
 
@@ -261,7 +262,7 @@ async def edit_engagement(request: Request, session: DbSession, actor: PageActor
 # --- one engagement ----------------------------------------------------------------------------------
 
 
-def _detail(request: Request, session: Session, actor: Actor, engagement: Engagement, *,
+def detail_page(request: Request, session: Session, actor: Actor, engagement: Engagement, *,
             values: dict[str, Any] | None = None, message: str | None = None, errors: dict[str, str] | None = None,
             status: int = 200, row_errors: list[dict[str, Any]] | None = None) -> Response:
     consultations, _total = service.list_consultations(session, actor, engagement.id, limit=200)
@@ -289,7 +290,7 @@ def _detail(request: Request, session: Session, actor: Actor, engagement: Engage
         "people": people(session, ids), "orgs": orgs,
         "moves": sorted(service.TRANSITIONS.get(engagement.stage, set()), key=STAGES.index),
         "kinds": KINDS, "sides": SIDES, "blank_people": BLANK_PARTICIPANT_ROWS,
-        "participant_users": _operators(session) + _org_users(session, engagement.customer_org_id),
+        "participant_users": operator_users(session) + org_users(session, engagement.customer_org_id),
         "values": values, "message": message, "errors": errors or {}, "row_errors": row_errors or [],
         "today": date.today().isoformat(), "is_sales": service.is_sales(actor),
         "change_mode": engagement.stage in requirements.DELIVERY_STAGES and current is not None,
@@ -299,7 +300,7 @@ def _detail(request: Request, session: Session, actor: Actor, engagement: Engage
     }, status_code=status)
 
 
-def _engagement(session: Session, actor: Actor, engagement_id: int) -> Engagement:
+def load_engagement(session: Session, actor: Actor, engagement_id: int) -> Engagement:
     return get_engagement(session, actor, engagement_id)
 
 
@@ -309,7 +310,7 @@ def effort_page(
     until: Text = "",
 ) -> Response:
     """Pre-sales effort by person, engagement, customer or quarter; the age of open engagements per stage."""
-    _provider(actor)
+    require_provider(actor)
     group = group_by if group_by in GROUPS else "person"
     message = None
     try:
@@ -334,14 +335,14 @@ def engagement_page(request: Request, session: DbSession, actor: PageActor, enga
     if actor.is_customer:
         get_engagement(session, actor, engagement_id)  # another customer's engagement is a 404
         return RedirectResponse(f"/portal/engagements/{engagement_id}", status_code=303)
-    _provider(actor)
-    return _detail(request, session, actor, _engagement(session, actor, engagement_id))
+    require_provider(actor)
+    return detail_page(request, session, actor, load_engagement(session, actor, engagement_id))
 
 
-def _act(request: Request, session: Session, actor: Actor, engagement_id: int, values: dict[str, Any],
+def act(request: Request, session: Session, actor: Actor, engagement_id: int, values: dict[str, Any],
          action: Callable[[], Any], anchor: str = "", *, redirect: str | None = None) -> Response:
     """Run one change on an engagement the operator can see; on bad input show the page again, unchanged."""
-    _provider(actor)
+    require_provider(actor)
     get_engagement(session, actor, engagement_id)
     try:
         with session.begin_nested():
@@ -350,7 +351,7 @@ def _act(request: Request, session: Session, actor: Actor, engagement_id: int, v
         message, errors, status = form_errors(request, exc)
         session.expire_all()
         row_errors = exc.errors if isinstance(exc, excel.RowErrors) else None
-        return _detail(request, session, actor, get_engagement(session, actor, engagement_id), values=values,
+        return detail_page(request, session, actor, get_engagement(session, actor, engagement_id), values=values,
                        message=message, errors=errors, status=status, row_errors=row_errors)
     return RedirectResponse(redirect or f"/engagements/{engagement_id}{anchor}", status_code=303)
 
@@ -359,7 +360,7 @@ def _act(request: Request, session: Session, actor: Actor, engagement_id: int, v
 async def move_stage(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
     form = await request.form()
     stage, reason = str(form.get("stage") or ""), str(form.get("reason") or "").strip()
-    return _act(request, session, actor, engagement_id, {"stage": stage, "reason": reason},
+    return act(request, session, actor, engagement_id, {"stage": stage, "reason": reason},
                 lambda: service.change_stage(session, actor, engagement_id,
                                              StageIn(stage=stage, reason=reason or None)),
                 "#stage")
@@ -372,7 +373,7 @@ async def record_consultation(request: Request, session: DbSession, actor: PageA
     form = await request.form()
     values: dict[str, Any] = {k: str(form.get(k) or "") for k in ("kind", "held_on", "title", "minutes",
                                                                    "follow_ups")}
-    rows = [r for r in _rows(form, "people") if r.get("user_id") or r.get("name")]
+    rows = [r for r in form_rows(form, "people") if r.get("user_id") or r.get("name")]
     values["people"] = rows
 
     def go() -> None:
@@ -390,14 +391,14 @@ async def record_consultation(request: Request, session: DbSession, actor: PageA
             minutes=values["minutes"].strip() or None, follow_ups=values["follow_ups"].strip() or None,
             participants=participants))
 
-    return _act(request, session, actor, engagement_id, {"consultation": values}, go, "#consultations")
+    return act(request, session, actor, engagement_id, {"consultation": values}, go, "#consultations")
 
 
 @router.post("/engagements/{engagement_id}/notes", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def add_note(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
     """An internal note on the provider's timeline; the portal never shows it."""
     body = str((await request.form()).get("body") or "")
-    return _act(request, session, actor, engagement_id, {"note": body},
+    return act(request, session, actor, engagement_id, {"note": body},
                 lambda: service.add_note(session, actor, engagement_id, body.strip()), "#timeline")
 
 
@@ -418,14 +419,14 @@ async def create_deliverable(request: Request, session: DbSession, actor: PageAc
             item_keys=values["item_keys"],
             delivered_by_org_id=form_id(str(values["delivered_by_org_id"]), "delivered_by_org_id") or 0))
 
-    return _act(request, session, actor, engagement_id, {"deliverable": values}, go, "#deliverables")
+    return act(request, session, actor, engagement_id, {"deliverable": values}, go, "#deliverables")
 
 
 @router.post("/engagements/{engagement_id}/deliverables/{deliverable_id}/submit", response_class=HTMLResponse,
              dependencies=[CsrfChecked])
 def submit_deliverable(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId,
                        deliverable_id: RowId) -> Response:
-    return _act(request, session, actor, engagement_id, {},
+    return act(request, session, actor, engagement_id, {},
                 lambda: requirements.submit_deliverable(session, actor, engagement_id, deliverable_id),
                 "#deliverables")
 

@@ -18,7 +18,16 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from huoban.deps import DbSession
 from huoban.engagements import excel, portal_pages, requirements
-from huoban.engagements.pages import _act, _detail, _engagement, _fen, _operators, _org_users, _provider, _rows
+from huoban.engagements.pages import (
+    act,
+    detail_page,
+    form_rows,
+    load_engagement,
+    operator_users,
+    org_users,
+    parse_fen,
+    require_provider,
+)
 from huoban.engagements.repository import get_engagement
 from huoban.engagements.requirements_schemas import ChangeOrderCreate, ItemIn
 from huoban.engagements.views import RowId, export_response, show_page
@@ -37,7 +46,7 @@ BLANK_ITEM_ROWS = 2
 
 def _item_rows(form: Any) -> list[dict[str, str]]:
     """The items the editor keeps: rows with a title or a key that are not marked for removal."""
-    return [r for r in _rows(form, "items") if not r.get("remove") and (r.get("title") or r.get("key"))]
+    return [r for r in form_rows(form, "items") if not r.get("remove") and (r.get("title") or r.get("key"))]
 
 
 def _items_in(rows: list[dict[str, str]]) -> list[ItemIn]:
@@ -82,7 +91,7 @@ def _editor(request: Request, session: Session, actor: Actor, engagement: Engage
     return show_page(request, "engagements/edit.html", {
         "engagement": engagement, "values": values, "message": message, "errors": errors or {},
         "base": base, "change_mode": change_mode, "priorities": PRIORITIES, "blank_rows": BLANK_ITEM_ROWS,
-        "owners": _operators(session) + _org_users(session, engagement.customer_org_id),
+        "owners": operator_users(session) + org_users(session, engagement.customer_org_id),
         "next_number": (latest.number if latest else 0) + 1,
     }, status_code=status)
 
@@ -90,8 +99,8 @@ def _editor(request: Request, session: Session, actor: Actor, engagement: Engage
 @router.get("/engagements/{engagement_id}/requirements/edit", response_class=HTMLResponse)
 def edit_requirements(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId) -> Response:
     """The item set of the latest version (or, once won, of the signed one) to edit into the next version."""
-    _provider(actor)
-    return _editor(request, session, actor, _engagement(session, actor, engagement_id))
+    require_provider(actor)
+    return _editor(request, session, actor, load_engagement(session, actor, engagement_id))
 
 
 @router.post("/engagements/{engagement_id}/requirements", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -99,8 +108,8 @@ async def propose_requirements(request: Request, session: DbSession, actor: Page
                                engagement_id: RowId) -> Response:
     """A new version with the edited item set, submitted for the customer's sign-off; after winning, a change
     order with its effort and price impact."""
-    _provider(actor)
-    engagement = _engagement(session, actor, engagement_id)
+    require_provider(actor)
+    engagement = load_engagement(session, actor, engagement_id)
     form = await request.form()
     rows = _item_rows(form)
     values: dict[str, Any] = {"items": rows, **{k: str(form.get(k) or "") for k in (
@@ -115,13 +124,13 @@ async def propose_requirements(request: Request, session: DbSession, actor: Page
                     raise Invalid("Enter the effort in whole hours.", field="effort_hours")
                 requirements.propose_change(session, actor, engagement_id, ChangeOrderCreate(
                     items=items, note=note, reason=values["reason"].strip(), effort_hours=int(effort),
-                    price_impact_fen=_fen(values["price_impact"], "price_impact_fen", signed=True) or 0))
+                    price_impact_fen=parse_fen(values["price_impact"], "price_impact_fen", signed=True) or 0))
             else:
                 requirements.propose_version(session, actor, engagement_id, items, note)
     except (HuobanError, ValidationError) as exc:
         message, errors, status = form_errors(request, exc)
         session.expire_all()
-        return _editor(request, session, actor, _engagement(session, actor, engagement_id), values=values,
+        return _editor(request, session, actor, load_engagement(session, actor, engagement_id), values=values,
                        message=message, errors=errors, status=status)
     anchor = "#change-orders" if form.get("mode") == "change" else "#requirements"
     return RedirectResponse(f"/engagements/{engagement.id}{anchor}", status_code=303)
@@ -132,13 +141,13 @@ async def import_requirements(request: Request, session: DbSession, actor: PageA
                               engagement_id: RowId) -> Response:
     """A new version from an .xlsx; a bad file is refused whole, every bad row listed. The form is read here, not
     by FastAPI, so that a file past the upload limit shows this page again with a message instead of an error."""
-    _provider(actor)
+    require_provider(actor)
     try:
         form = await request.form()
     except BodyTooLarge:
         too_big = Invalid("The file is larger than 1 MB.", field="file")
         message, errors, _status = form_errors(request, too_big)
-        return _detail(request, session, actor, _engagement(session, actor, engagement_id), message=message,
+        return detail_page(request, session, actor, load_engagement(session, actor, engagement_id), message=message,
                        errors=errors, status=413)
     await csrf_protect(request, actor)
     file = form.get("file")
@@ -152,28 +161,28 @@ async def import_requirements(request: Request, session: DbSession, actor: PageA
         items = excel.read_items(data, requirements.owner_directory(session, engagement))
         requirements.propose_version(session, actor, engagement_id, items, "Imported from Excel")
 
-    return _act(request, session, actor, engagement_id, {}, go, "#requirements")
+    return act(request, session, actor, engagement_id, {}, go, "#requirements")
 
 
 @router.get("/engagements/{engagement_id}/requirements/diff", response_class=HTMLResponse)
 def diff_page(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId,
               from_: Annotated[int | None, Query(alias="from", ge=1, le=1_000_000)] = None,
               to: Annotated[int | None, Query(ge=1, le=1_000_000)] = None) -> Response:
-    _provider(actor)
-    return portal_pages.diff_view(request, session, actor, _engagement(session, actor, engagement_id), from_, to,
+    require_provider(actor)
+    return portal_pages.diff_view(request, session, actor, load_engagement(session, actor, engagement_id), from_, to,
                                   "/engagements")
 
 
 @router.get("/engagements/{engagement_id}/requirements/{number}", response_class=HTMLResponse)
 def version_page(request: Request, session: DbSession, actor: PageActor, engagement_id: RowId,
                  number: Annotated[int, Path(ge=1, le=1_000_000)]) -> Response:
-    _provider(actor)
-    return portal_pages.version_view(request, session, actor, _engagement(session, actor, engagement_id), number,
+    require_provider(actor)
+    return portal_pages.version_view(request, session, actor, load_engagement(session, actor, engagement_id), number,
                                      "/engagements")
 
 
 @router.get("/engagements/{engagement_id}/requirements/{number}/export.xlsx")
 def export_version(session: DbSession, actor: PageActor, engagement_id: RowId,
                    number: Annotated[int, Path(ge=1, le=1_000_000)]) -> Response:
-    _provider(actor)
-    return export_response(session, _engagement(session, actor, engagement_id), number)
+    require_provider(actor)
+    return export_response(session, load_engagement(session, actor, engagement_id), number)

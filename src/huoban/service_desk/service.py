@@ -77,12 +77,6 @@ def _event(session: Session, ticket: Ticket, actor: Actor | None, kind: str, *, 
     return event
 
 
-def _push_to_work_orders(session: Session, actor: Actor, ticket: Ticket, now: datetime) -> None:
-    """The ticket's open work orders take its new priority and on-site due time now, with the ticket still
-    locked (dispatch's lock order: ticket, clocks, work orders), so reading an order never has to write it."""
-    refresh_for_tickets(session, [ticket.id], now, actor)
-
-
 def open_ticket(session: Session, actor: Actor, data: TicketCreate, channel: str = "api") -> Ticket:
     """A customer user raises a ticket for its organization; an agent raises one on a customer's behalf."""
     if actor.is_customer:
@@ -154,7 +148,7 @@ def update_ticket(session: Session, actor: Actor, ticket_id: int, data: TicketUp
                body=f"{old} → {value}" if key == "title" else None)
     if "priority" in changes and before.get("priority") != ticket.priority:
         clocks.retarget(session, ticket, _policy(session, ticket), now)
-        _push_to_work_orders(session, actor, ticket, now)
+        refresh_for_tickets(session, [ticket.id], now, actor)
     ticket.updated_at = now
     session.flush()
     record(session, actor, "ticket.update", "ticket", ticket.id, before=before,
@@ -183,7 +177,7 @@ def transition(session: Session, actor: Actor, ticket_id: int, data: TransitionI
     if target in pause_statuses and old not in pause_statuses:
         clocks.pause(session, ticket, policy, now)
     if (old in pause_statuses) != (target in pause_statuses):
-        _push_to_work_orders(session, actor, ticket, now)
+        refresh_for_tickets(session, [ticket.id], now, actor)
     if target == "acknowledged":
         ticket.acknowledged_at = now
     if target == "resolved":
@@ -239,7 +233,7 @@ def comment(session: Session, actor: Actor, ticket_id: int, data: CommentIn) -> 
     if actor.is_customer and ticket.status == "waiting_customer":
         ticket.status = "in_progress"
         clocks.resume(session, ticket, policy, now)
-        _push_to_work_orders(session, actor, ticket, now)
+        refresh_for_tickets(session, [ticket.id], now, actor)
         _event(session, ticket, actor, "status", old="waiting_customer", new="in_progress", at=now)
     ticket.updated_at = now
     session.flush()

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from typing import cast as typed
 
-from sqlalchemy import ColumnElement, DateTime, Select, Text, cast, func, select, type_coerce, update
+from sqlalchemy import ColumnElement, DateTime, Text, cast, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from huoban.dispatch.service import refresh_for_tickets
@@ -56,7 +56,7 @@ def recompute_calendar(session: Session, calendar_id: int, now: datetime, progre
     """Recompute every open clock on the calendar (after an edit to it); returns how many."""
     forget_calendar(session, calendar_id)
     count = _recompute(session, [SlaClock.calendar_id == calendar_id], now, None, progress)
-    _push_to_work_orders(session, select(SlaClock.ticket_id).where(
+    refresh_for_tickets(session, select(SlaClock.ticket_id).where(
         SlaClock.calendar_id == calendar_id, SlaClock.metric == "on_site", SlaClock.met_at.is_(None),
         SlaClock.stopped_at.is_(None)), now)
     return count
@@ -67,14 +67,8 @@ def recompute_policy(session: Session, policy: SlaPolicy, now: datetime, progres
     (a metric the policy no longer targets keeps its old target) and its escalation steps; returns how many."""
     forget_calendar(session, policy.calendar_id)
     count = _recompute(session, [Ticket.sla_policy_id == policy.id], now, policy, progress)
-    _push_to_work_orders(session, select(Ticket.id).where(Ticket.sla_policy_id == policy.id), now)
+    refresh_for_tickets(session, select(Ticket.id).where(Ticket.sla_policy_id == policy.id), now)
     return count
-
-
-def _push_to_work_orders(session: Session, ticket_ids: Select[Any], now: datetime) -> None:
-    """Open work orders of these tickets follow their on-site clocks now (the clocks are locked already, the
-    orders after them: dispatch's lock order)."""
-    refresh_for_tickets(session, ticket_ids, now)
 
 
 def open_clocks(session: Session, calendar_id: int) -> int:
