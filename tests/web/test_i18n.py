@@ -7,10 +7,12 @@ The page tests check that labels built at run time (`_("role:" ~ role)`) never r
 
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -169,6 +171,20 @@ def test_login_page_is_chinese_by_default_and_switches_to_english(client: TestCl
 
     client.get("/lang/zh_CN", params={"next": "/login"})
     assert "登录" in client.get("/login").text
+
+
+def test_language_switch_keeps_the_page_query(client: TestClient) -> None:
+    page = client.get("/login", params={"next": "/tickets?status=open"})
+    assert page.status_code == 200
+    href = re.search(r'href="(/lang/en\?next=[^"]+)"', page.text)
+    assert href is not None
+    switch = client.get(html.unescape(href.group(1)), follow_redirects=False)
+    assert switch.status_code == 303
+    back = urlsplit(switch.headers["location"])
+    assert (back.path, parse_qs(back.query)) == ("/login", {"next": ["/tickets?status=open"]})
+    # a target that a browser reads as another host goes home instead
+    for evil in ("//evil.example", "/\\evil.example", "https://evil.example/"):
+        assert client.get("/lang/en", params={"next": evil}, follow_redirects=False).headers["location"] == "/"
 
 
 def signed_in_pages(client: TestClient, world: World, actor: str) -> list[str]:
